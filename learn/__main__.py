@@ -1,0 +1,3 @@
+from learn.cli import main
+
+main()

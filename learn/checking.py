@@ -1,0 +1,51 @@
+"""Helpers for writing graded checks (checks/<package>/test_*.py).
+
+A failed check tells the learner three things: what was expected, what came, and which idea of the
+lesson it points to. The grader adds the idea and the hint from curriculum.toml; the check itself
+says expected vs got through `expect` or `expect_close`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from learn import ROOT
+
+
+def fixture(package: str, name: str) -> Path:
+    """The path of a stored reference file, e.g. fixture("stage1_tokenizer", "merges.json")."""
+    return ROOT / "fixtures" / package / name
+
+
+def short(value, limit: int = 160) -> str:
+    """repr(value), cut to `limit` characters so that a message stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f" ... ({len(text)} chars)"
+
+
+def expect(ok: bool, what: str, expected, got) -> None:
+    """Fail the check with 'what: expected ..., got ...' unless `ok`."""
+    if not ok:
+        raise AssertionError(f"{what}\n  expected: {short(expected)}\n  got:      {short(got)}")
+
+
+def expect_equal(got, expected, what: str) -> None:
+    expect(got == expected, what, expected, got)
+
+
+def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Tensors: same shape and values within tolerance; the message names the worst element."""
+    import torch  # only the checks of torch stages pay for this import
+
+    if not isinstance(got, torch.Tensor):
+        expect(False, what, f"a torch.Tensor of shape {tuple(expected.shape)}", type(got).__name__)
+    expect(tuple(got.shape) == tuple(expected.shape), f"{what}: shape", tuple(expected.shape), tuple(got.shape))
+    got_f, exp_f = got.detach().double(), expected.detach().double()
+    if not torch.allclose(got_f, exp_f, atol=atol, rtol=rtol):
+        diff = (got_f - exp_f).abs()
+        flat = int(diff.argmax())
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), diff.shape))
+        raise AssertionError(
+            f"{what}: values differ (largest |difference| {diff.max().item():.3g} at index {index})\n"
+            f"  expected: {exp_f[index].item():.6g}\n  got:      {got_f[index].item():.6g}"
+        )

@@ -1,0 +1,213 @@
+"""The `learn` command: status, lesson, check, reset.
+
+Exit codes: 0 success (every check passed), 1 some check failed, 2 usage error or locked stage.
+Start-up stays light: nothing here imports torch; the checks run in a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from learn import ROOT, manifest, progress
+from learn.manifest import Stage
+
+app = typer.Typer(
+    help="Build a GPT from scratch, one graded stage at a time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+#: The tree graded by default and the one whose passes unlock stages: the course's stages/.
+DEFAULT_TREE = ROOT / "stages"
+
+STATE_STYLE = {"passed": "green", "open": "yellow", "locked": "dim", "coming": "dim italic"}
+
+
+def usage_error(message: str) -> typer.Exit:
+    """One line on stderr and exit code 2: for bad input and locked stages."""
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def _course() -> list[Stage]:
+    try:
+        return manifest.load()
+    except (OSError, manifest.ManifestError) as e:
+        raise usage_error(f"cannot read the course manifest: {e}") from None
+
+
+def _stage(name: str, course: list[Stage]) -> Stage:
+    try:
+        stage = manifest.find(name, course)
+    except manifest.UnknownStage as e:
+        raise usage_error(str(e)) from None
+    if not stage.ready:
+        raise usage_error(f"{stage.id} ({stage.title}) is coming in a later release; `learn status` shows what is ready")
+    return stage
+
+
+def _progress() -> progress.Progress:
+    prog = progress.load()
+    if prog.warning:
+        err.print(f"[yellow]warning:[/] {prog.warning}")
+    return prog
+
+
+def _tree(impl: Optional[str], stage: Stage) -> Path:
+    if impl is None:
+        return DEFAULT_TREE
+    path = Path(impl).expanduser()
+    if not path.exists() and not path.is_absolute() and (ROOT / path).exists():
+        path = ROOT / path  # `--impl solutions` works from any folder
+    if not path.is_dir():
+        raise usage_error(f"--impl {impl}: no such folder; give a tree, a folder holding the stage packages")
+    if not (path / stage.package).is_dir():
+        raise usage_error(f"--impl {impl}: holds no {stage.package}/ folder; a tree holds the stage packages")
+    return path.resolve()
+
+
+def _next_step(prog: progress.Progress, course: list[Stage]) -> str:
+    for s in course:
+        state = prog.state(s, course)
+        if state == "open":
+            return f"learn lesson {s.id}   then   learn check {s.id}"
+        if state == "coming":
+            return f"every ready stage has passed; {s.id} ({s.title}) is coming next"
+    return "every stage has passed: congratulations!"
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table.")):
+    """Every stage with its state (locked / open / passed / coming), its score and what to run next."""
+    course, prog = _course(), _progress()
+    rows = []
+    for s in course:
+        rec = prog.stages.get(s.id, {})
+        rows.append({
+            "stage": s.id, "title": s.title, "state": prog.state(s, course),
+            "score": rec.get("score"), "max_score": s.max_score if s.ready else None,
+        })  # fmt: skip
+    nxt = _next_step(prog, course)
+    if as_json:
+        print(json.dumps({"stages": rows, "next": nxt}))
+        return
+    table = Table(title="Build a GPT from scratch", title_style="bold")
+    for col in ("stage", "title", "state", "score"):
+        table.add_column(col)
+    for r in rows:
+        score = f"{r['score']}/{r['max_score']}" if r["score"] is not None else ""
+        style = STATE_STYLE[r["state"]]
+        table.add_row(r["stage"], r["title"], f"[{style}]{r['state']}[/]", score)
+    out.print(table)
+    out.print(f"next: [bold]{nxt}[/]")
+
+
+@app.command()
+def lesson(stage_name: str = typer.Argument(..., metavar="STAGE", help="stage3, or just 3")):
+    """Show a stage's lesson and the files you edit for it."""
+    course = _course()
+    stage = _stage(stage_name, course)
+    out.print(Markdown(stage.lesson_path.read_text(encoding="utf-8")))
+    out.rule()
+    out.print("[bold]Files to edit:[/]")
+    for f in stage.files:
+        out.print(f"  stages/{stage.package}/{f}")
+    out.print(f"[bold]Then run:[/] learn check {stage.id}")
+
+
+@app.command()
+def check(
+    stage_name: str = typer.Argument(..., metavar="STAGE", help="stage3, or just 3"),
+    impl: Optional[str] = typer.Option(None, "--impl", help="Grade this tree instead of stages/ (e.g. solutions, or a student's folder). Ignores locks and records nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
+):  # fmt: skip
+    """Run a stage's graded checks. A pass on your stages/ unlocks the next stage."""
+    from learn.grader import grade
+
+    course = _course()
+    stage = _stage(stage_name, course)
+    tree = _tree(impl, stage)
+    prog = None
+    if impl is None:
+        prog = _progress()
+        blocker = prog.blocker(stage, course)
+        if blocker is not None:
+            raise usage_error(f"{stage.id} is locked: pass {blocker.id} ({blocker.title}) first, with `learn check {blocker.id}`")
+    if as_json:
+        result = grade(stage, tree)
+    else:
+        with err.status(f"grading {stage.id} ({len(stage.checks)} checks)..."):
+            result = grade(stage, tree)
+    if prog is not None:
+        prog.record(stage.id, result.passed, result.score, result.max_score)
+        progress.save(prog)
+    if as_json:
+        print(json.dumps(result.to_json()))
+    else:
+        _print_result(stage, tree, result, unlocked=prog is not None and result.passed)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+def _print_result(stage: Stage, tree: Path, result, unlocked: bool) -> None:
+    where = tree.relative_to(ROOT) if tree.is_relative_to(ROOT) else tree
+    out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {where}/  ({result.seconds:.1f}s)[/]")
+    for c in result.checks:
+        mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
+        out.print(f" {mark} {c.name:<34} {c.score:>2}/{c.points}")
+        if not c.passed:
+            for line in c.message.splitlines():
+                out.print(f"     │ {line}", markup=False)
+    passed = sum(c.passed for c in result.checks)
+    colour = "green" if result.passed else "red"
+    out.print(f"[bold {colour}]score {result.score}/{result.max_score}[/] · {passed} of {len(result.checks)} checks pass")
+    if unlocked:
+        course = manifest.load()
+        nxt = course[stage.number] if stage.number < len(course) else None
+        if nxt is not None and nxt.ready:
+            out.print(f"[green]{stage.id} passed: {nxt.id} ({nxt.title}) is open.[/] Next: learn lesson {nxt.id}")
+        else:
+            out.print(f"[green]{stage.id} passed.[/]")
+
+
+@app.command()
+def reset(
+    stage_name: str = typer.Argument(..., metavar="STAGE", help="stage3, or just 3"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+):
+    """Restore a stage's skeleton files in stages/, keeping a backup of yours."""
+    from learn.skeleton import skeleton_files
+
+    course = _course()
+    stage = _stage(stage_name, course)
+    if not (ROOT / "solutions" / stage.package).is_dir():
+        raise usage_error(f"this copy of the course has no solutions/ to rebuild skeletons from; "
+                          f"use `git checkout -- stages/{stage.package}` to restore the files")  # fmt: skip
+    files = {rel: text for rel, text in skeleton_files(stage).items() if rel in stage.files}
+    dest = DEFAULT_TREE / stage.package
+    if not yes and not typer.confirm(f"Restore {', '.join(files)} in stages/{stage.package}/ to the skeleton?"):
+        raise typer.Exit(1)
+    backup = progress.path().parent / "backup" / f"{stage.id}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for rel, text in files.items():
+        target = dest / rel
+        if target.exists():
+            (backup / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup / rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    out.print(f"restored {len(files)} file(s); your previous version is in {backup}")
+
+
+def main() -> None:  # `python -m learn`
+    app()
