@@ -84,15 +84,17 @@ class BPETokenizer:
         self.special_tokens: dict[str, int] = {}
         self.vocab: dict[int, bytes] = build_vocab({}, {})
 
-    def _split_special(self, text: str) -> list[str]:
-        """Cut text around the special tokens, keeping them as pieces of their own.
+    def _split_special(self, text: str, allowed: set[str] | None = None) -> list[str]:
+        """Cut text around the special tokens in `allowed` (default: all of them), keeping each
+        as a piece of its own.
 
         Example (special token <|endoftext|>): "hi<|endoftext|>yo" -> ["hi", "<|endoftext|>", "yo"]
         """
-        if not self.special_tokens:
+        allowed = set(self.special_tokens) if allowed is None else allowed
+        if not allowed:
             return [text]
         # Longest first, so that a special token that starts another one cannot win by accident.
-        alternatives = sorted(self.special_tokens, key=len, reverse=True)
+        alternatives = sorted(allowed, key=len, reverse=True)
         special = "(" + "|".join(regex.escape(s) for s in alternatives) + ")"
         return [part for part in regex.split(special, text) if part]
 
@@ -183,15 +185,25 @@ class BPETokenizer:
         return ids
         # END SOLUTION
 
-    def encode(self, text: str) -> list[int]:
-        """Text to token ids: special tokens become their one id; the rest is split and merged.
+    def encode(self, text: str, allowed_special: str | set[str] = "all") -> list[int]:
+        """Text to token ids: allowed special tokens become their one id; the rest is split and merged.
+
+        allowed_special is "all", "none" or a set of special tokens, as in tiktoken, so that the
+        book's data loader can call encode(txt, allowed_special={"<|endoftext|>"}); a special token
+        that is not allowed is encoded as ordinary text.
 
         Example (trained with special token <|endoftext|> = 300): "hi<|endoftext|>" -> [..., 300]
         """
+        if allowed_special == "all":
+            allowed = set(self.special_tokens)
+        elif allowed_special == "none":
+            allowed = set()
+        else:
+            allowed = set(allowed_special) & set(self.special_tokens)
         # BEGIN SOLUTION: _split_special, then the split pattern, then _encode_chunk on UTF-8 bytes
         ids: list[int] = []
-        for part in self._split_special(text):
-            if part in self.special_tokens:
+        for part in self._split_special(text, allowed):
+            if part in allowed:
                 ids.append(self.special_tokens[part])
                 continue
             for chunk in self.compiled_pattern.findall(part):
