@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 #: The tree graded by default and the one whose passes unlock stages: the course's stages/.
 DEFAULT_TREE = ROOT / "stages"
@@ -48,11 +48,15 @@ def _course() -> list[Stage]:
         raise usage_error(f"cannot read the course manifest: {e}") from None
 
 
-def _stage(name: str, course: list[Stage]) -> Stage:
+def _stage(name: str, course: list[Stage], prog: progress.Progress | None = None) -> Stage:
+    """The stage named on the command line; with `prog`, refuse it while it is locked."""
     try:
         stage = manifest.find(name, course)
     except manifest.UnknownStage as e:
         raise usage_error(str(e)) from None
+    blocker = prog.blocker(stage, course) if prog is not None else None
+    if blocker is not None:
+        raise usage_error(f"{stage.id} is locked: pass {blocker.id} ({blocker.title}) first, with `learn check {blocker.id}`")
     if not stage.ready:
         raise usage_error(f"{stage.id} ({stage.title}) is coming in a later release; `learn status` shows what is ready")
     return stage
@@ -137,14 +141,9 @@ def check(
     from learn.grader import grade
 
     course = _course()
-    stage = _stage(stage_name, course)
+    prog = _progress() if impl is None else None  # --impl runs ignore locks and record nothing
+    stage = _stage(stage_name, course, prog)
     tree = _tree(impl, stage)
-    prog = None
-    if impl is None:
-        prog = _progress()
-        blocker = prog.blocker(stage, course)
-        if blocker is not None:
-            raise usage_error(f"{stage.id} is locked: pass {blocker.id} ({blocker.title}) first, with `learn check {blocker.id}`")
     if as_json:
         result = grade(stage, tree)
     else:

@@ -142,6 +142,10 @@ def _explain_exception(e: BaseException, tb=None) -> str:
     tb = tb if tb is not None else e.__traceback__
     if isinstance(e, NotImplementedError):
         return f"not implemented yet: {e}{_where(tb)}"
+    if isinstance(e, SyntaxError):
+        tree = os.environ.get("LEARN_TREE", "")
+        where = os.path.relpath(e.filename, tree) if tree and e.filename else e.filename
+        return f"your code has a SyntaxError: {e.msg} (at {where}:{e.lineno})"
     if isinstance(e, SystemExit):
         return f"your code called sys.exit({e.code!r}){_where(tb)}"
     return f"your code raised {type(e).__name__}: {e}{_where(tb)}"

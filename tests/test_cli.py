@@ -1,0 +1,161 @@
+"""The `learn` CLI through Typer's test runner: exit codes, locks, progress, --json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import copy_solutions
+from learn import ROOT, cli, manifest
+
+runner = CliRunner()
+STAGE1 = manifest.find("stage1")
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    monkeypatch.setenv("LEARN_PROGRESS", str(path))
+    return path
+
+
+def learn(*args, input=None):
+    return runner.invoke(cli.app, list(args), input=input)
+
+
+def test_status_json_on_a_fresh_checkout():
+    result = learn("status", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    states = {s["stage"]: s["state"] for s in data["stages"]}
+    assert states["stage1"] == "open"
+    assert [s["stage"] for s in data["stages"]] == [s.id for s in manifest.load()]
+    assert "learn check stage1" in data["next"]
+
+
+def test_status_table():
+    result = learn("status")
+    assert result.exit_code == 0
+    assert "stage1" in result.stdout and "open" in result.stdout
+
+
+def test_locked_stage_exits_2_and_names_the_stage_to_pass():
+    result = learn("check", "2")
+    assert result.exit_code == 2
+    assert "stage2 is locked: pass stage1" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "stage9"], "unknown stage 'stage9'"),
+        (["check", "1", "--impl", "/no/such/folder"], "no such folder"),
+        (["lesson", "banana"], "unknown stage"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args, message):
+    result = learn(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_impl_that_is_not_a_tree(tmp_path):
+    result = learn("check", "1", "--impl", str(tmp_path))
+    assert result.exit_code == 2
+    assert "holds no stage1_tokenizer/ folder" in result.output
+
+
+def test_check_json_schema_on_solutions():
+    result = learn("check", "stage1", "--impl", "solutions", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["stage"] == "stage1"
+    assert data["score"] == data["max_score"] == STAGE1.max_score
+    assert [c["name"] for c in data["checks"]] == [c.name for c in STAGE1.checks]
+    for c in data["checks"]:
+        assert set(c) >= {"name", "points", "passed", "message"}
+        assert c["passed"] is True
+
+
+def test_failing_check_shows_expected_lesson_and_hint_not_a_traceback():
+    result = learn("check", "1", "--impl", "stages")
+    assert result.exit_code == 1
+    assert "not implemented yet" in result.stdout
+    assert "lesson: §2 Counting pairs" in result.stdout
+    assert "hint:" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_impl_run_records_nothing(progress_file):
+    learn("check", "1", "--impl", "solutions")
+    assert not progress_file.exists()
+
+
+def test_passing_the_default_tree_unlocks_the_next_stage(tmp_path, monkeypatch, progress_file):
+    monkeypatch.setattr(cli, "DEFAULT_TREE", copy_solutions(tmp_path / "mine"))
+    result = learn("check", "1")
+    assert result.exit_code == 0, result.output
+    assert "stage1 passed" in result.stdout
+    saved = json.loads(progress_file.read_text())
+    assert saved["stages"]["stage1"]["passed"] is True
+    states = {s["stage"]: s["state"] for s in json.loads(learn("status", "--json").stdout)["stages"]}
+    assert states["stage1"] == "passed"
+    assert states["stage2"] in ("open", "coming")
+
+
+def test_failing_default_tree_keeps_the_next_stage_locked(progress_file):
+    result = learn("check", "1")  # the untouched skeleton
+    assert result.exit_code == 1
+    assert json.loads(progress_file.read_text())["stages"]["stage1"]["passed"] is False
+    assert learn("check", "2").exit_code == 2
+
+
+@pytest.mark.parametrize("garbage", ["{not json", '{"version": 99}', "[]", ""])
+def test_corrupt_progress_is_rebuilt_with_a_warning(progress_file, garbage):
+    progress_file.write_text(garbage)
+    result = learn("status", "--json")
+    assert result.exit_code == 0
+    assert "warning:" in result.stderr and "started afresh" in result.stderr
+    assert json.loads(result.stdout)["stages"][0]["state"] == "open"
+    assert progress_file.with_suffix(".corrupt").exists()  # nothing lost
+
+
+def test_lesson_renders_and_lists_files():
+    result = learn("lesson", "1")
+    assert result.exit_code == 0
+    assert "stages/stage1_tokenizer/bpe.py" in result.stdout
+    assert "learn check stage1" in result.stdout
+
+
+def test_coming_stage_is_a_usage_error():
+    coming = [s for s in manifest.load() if not s.ready]
+    if not coming:
+        pytest.skip("every stage is ready")
+    result = learn("check", coming[0].id, "--impl", "solutions")
+    assert result.exit_code == 2
+    assert "coming" in result.output
+
+
+def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, progress_file):
+    mine = copy_solutions(tmp_path / "mine")
+    monkeypatch.setattr(cli, "DEFAULT_TREE", mine)
+    edited = mine / "stage1_tokenizer" / "bpe.py"
+    work = edited.read_text()
+    assert learn("reset", "1", input="n\n").exit_code == 1  # asked, declined: untouched
+    assert edited.read_text() == work
+    result = learn("reset", "1", "--yes")
+    assert result.exit_code == 0, result.output
+    assert edited.read_text() == (ROOT / "stages" / "stage1_tokenizer" / "bpe.py").read_text()
+    backups = list((progress_file.parent / "backup").rglob("bpe.py"))
+    assert len(backups) == 1 and backups[0].read_text() == work
+
+
+def test_cli_starts_without_importing_torch():
+    code = "import sys, learn.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,63 @@
+"""For every ready stage: the checks pass on solutions/, every check fails on the untouched
+skeleton, stages/ is what the generator makes now, and the manifest names exactly the checks."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from conftest import copy_solutions, ready_stages
+from learn import ROOT
+from learn.grader import grade
+from learn.skeleton import skeleton_files
+
+STAGES = ready_stages()
+IDS = [s.id for s in STAGES]
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=IDS)
+def test_solution_passes_every_check(stage, tmp_path):
+    result = grade(stage, copy_solutions(tmp_path))
+    failed = {c.name: c.message for c in result.checks if not c.passed}
+    assert not failed, failed
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=IDS)
+def test_skeleton_fails_every_check(stage):
+    result = grade(stage, ROOT / "stages")
+    passed = [c.name for c in result.checks if c.passed]
+    assert not passed, f"checks that cannot fail on the skeleton: {passed}"
+    for c in result.checks:  # the learner sees what to do, not a crash report
+        assert "not implemented yet" in c.message or "expected" in c.message, (c.name, c.message)
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=IDS)
+def test_stages_folder_is_generated_from_solutions(stage):
+    expected = skeleton_files(stage)
+    folder = ROOT / "stages" / stage.package
+    actual = {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+        for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }  # fmt: skip
+    stale = sorted(set(expected) ^ set(actual) | {k for k in expected if actual.get(k) != expected[k]})
+    assert not stale, f"stages/{stage.package} is stale in {stale}: run `python -m learn.skeleton`"
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=IDS)
+def test_manifest_names_exactly_the_check_functions(stage):
+    found = []
+    for path in sorted(stage.checks_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert sorted(found) == sorted(c.test_function for c in stage.checks)
+    assert stage.lesson_path.is_file()
+    assert all(c.points > 0 and c.hint and c.idea for c in stage.checks)
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=IDS)
+def test_lesson_has_every_section_a_check_points_to(stage):
+    lesson = stage.lesson_path.read_text(encoding="utf-8")
+    for c in stage.checks:
+        section = c.idea.split()[0]  # "§3"
+        assert section.startswith("§") and f"{section} " in lesson, (c.name, c.idea)
