@@ -49,3 +49,19 @@ def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-
             f"{what}: values differ (largest |difference| {diff.max().item():.3g} at index {index})\n"
             f"  expected: {exp_f[index].item():.6g}\n  got:      {got_f[index].item():.6g}"
         )
+
+
+def as_tiktoken(tok):
+    """A tiktoken.Encoding that applies a stage-1 tokenizer's own merges: an independent encoder.
+
+    Token ids 0..255 are the bytes; a merge's id is its rank, so tiktoken's rule (merge the
+    adjacent pair whose joined bytes have the lowest rank) is BPE by merge order.
+    """
+    import tiktoken
+
+    ranks = {tok.vocab[i]: i for i in range(256)}
+    for idx in sorted(tok.merges.values()):
+        ranks.setdefault(tok.vocab[idx], idx)
+    return tiktoken.Encoding(
+        name="learner", pat_str=tok.pattern, mergeable_ranks=ranks, special_tokens=dict(tok.special_tokens)
+    )

@@ -7,9 +7,7 @@ fixtures/stage1_tokenizer/, written by fixtures/stage1_tokenizer/generate.py.
 
 import json
 
-import tiktoken
-
-from learn.checking import expect, expect_equal, fixture, short
+from learn.checking import as_tiktoken, expect, expect_equal, fixture, short
 
 PKG = "stage1_tokenizer"
 EOT = "<|endoftext|>"
@@ -115,12 +113,7 @@ def test_special_tokens_stay_whole(learner):
 
 def test_encoding_matches_tiktoken(learner):
     tok = trained(learner, 400, [EOT])
-    ranks = {tok.vocab[i]: i for i in range(256)}
-    for pair, idx in tok.merges.items():
-        ranks.setdefault(tok.vocab[idx], idx)
-    oracle = tiktoken.Encoding(
-        name="learner", pat_str=tok.pattern, mergeable_ranks=ranks, special_tokens=dict(tok.special_tokens)
-    )
+    oracle = as_tiktoken(tok)
     for text in [HELD_OUT, CORPUS[:2000], *DIVERSE, f"one{EOT}two"]:
         expected = oracle.encode(text, allowed_special="all")
         got = tok.encode(text)
