@@ -208,5 +208,52 @@ def reset(
     out.print(f"restored {len(files)} file(s); your previous version is in {backup}")
 
 
+@app.command()
+def gradebook(
+    submissions: Path = typer.Argument(..., help="A folder holding one tree (folder of stage packages) per student."),
+    csv_path: Path = typer.Option(Path("gradebook.csv"), "--out", help="Where to write the CSV."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Submissions graded at once."),
+):
+    """Grade every submission in a folder on every ready stage; write a CSV gradebook."""
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.progress import Progress
+
+    from learn.grader import grade
+
+    if not submissions.is_dir():
+        raise usage_error(f"{submissions}: no such folder; give the folder that holds the students' trees")
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not students:
+        raise usage_error(f"{submissions} holds no submission folders")
+    stages = [s for s in _course() if s.ready]
+
+    def score(student: Path, stage: Stage) -> int:
+        # A missing stage scores 0 without starting a process.
+        return grade(stage, student).score if (student / stage.package).is_dir() else 0
+
+    jobs_list = [(st, sg) for st in students for sg in stages]
+    scores: dict[tuple[str, str], int] = {}
+    with Progress(console=err, transient=True) as bar, ThreadPoolExecutor(jobs) as pool:
+        task = bar.add_task(f"grading {len(students)} submissions", total=len(jobs_list))
+        futures = {pool.submit(score, st, sg): (st.name, sg.id) for st, sg in jobs_list}
+        for future, key in futures.items():
+            scores[key] = future.result()
+            bar.advance(task)
+
+    header = ["student", *(f"{s.id} (/{s.max_score})" for s in stages), f"total (/{sum(s.max_score for s in stages)})"]
+    table = Table(*header, title="Gradebook")
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *(s.id for s in stages), "total"])
+        for st in students:
+            row = [scores[(st.name, s.id)] for s in stages]
+            writer.writerow([st.name, *row, sum(row)])
+            table.add_row(st.name, *map(str, row), str(sum(row)))
+    out.print(table)
+    out.print(f"wrote {csv_path}")
+
+
 def main() -> None:  # `python -m learn`
     app()

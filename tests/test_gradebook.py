@@ -1,0 +1,30 @@
+"""`learn gradebook` grades a folder of submissions into a CSV."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+from typer.testing import CliRunner
+
+from conftest import copy_solutions
+from learn import ROOT, cli, manifest
+
+
+def test_gradebook_of_two_students(tmp_path):
+    subs = tmp_path / "submissions"
+    copy_solutions(subs / "ada")
+    shutil.copytree(ROOT / "stages" / "stage1_tokenizer", subs / "bob" / "stage1_tokenizer")  # untouched skeleton
+    out = tmp_path / "grades.csv"
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    ready = [s for s in manifest.load() if s.ready]
+    assert int(rows["ada"]["total"]) == sum(s.max_score for s in ready)
+    assert rows["bob"]["stage1"] == "0" and rows["bob"]["total"] == "0"
+
+
+def test_gradebook_of_a_missing_folder_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "no such folder" in result.output
