@@ -15,7 +15,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from learn import ROOT, manifest, progress
 from learn.manifest import Stage
@@ -165,9 +167,8 @@ def _print_result(stage: Stage, tree: Path, result, unlocked: bool) -> None:
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
         out.print(f" {mark} {c.name:<34} {c.score:>2}/{c.points}")
-        if not c.passed:
-            for line in c.message.splitlines():
-                out.print(f"     │ {line}", markup=False)
+        if not c.passed:  # indented, so that wrapped lines stay under their check
+            out.print(Padding(Text(c.message), (0, 0, 0, 5), expand=False))
     passed = sum(c.passed for c in result.checks)
     colour = "green" if result.passed else "red"
     out.print(f"[bold {colour}]score {result.score}/{result.max_score}[/] · {passed} of {len(result.checks)} checks pass")
