@@ -87,6 +87,9 @@ def _run_pytest(stage: Stage, tree: Path, report: Path, skip: set[str], log: Pat
     env["LEARN_TREE"] = str(tree)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins named below, nothing from site
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in a student's folder
+    # Checks use tiny tensors: a second thread only adds overhead, far more on a busy machine
+    # (and the gradebook runs several graders at once).
+    env["OMP_NUM_THREADS"] = "1"
     cmd = [
         sys.executable, "-m", "pytest", str(stage.checks_dir),
         "-p", "pytest_timeout", "-p", "learn.plugin", "-p", "no:cacheprovider",
