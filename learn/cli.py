@@ -21,6 +21,7 @@ from rich.text import Text
 
 from learn import ROOT, manifest, progress
 from learn.manifest import Stage
+from learn.show import show_app
 
 app = typer.Typer(
     help="Build a GPT from scratch, one graded stage at a time.",
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(show_app, name="show", help="Draw what your code computes, e.g. `learn show attention \"a sentence\"`.")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 

@@ -1,0 +1,79 @@
+"""Stage 3 mutants: mistakes learners make when they write causal and multi-head attention."""
+
+from mutants import Mutant
+
+A = "attention.py"
+# Whole lines of solutions/stage3_attention/attention.py (each occurs once there).
+CA_MASK = "        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)\n"
+CA_SOFTMAX = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # (B, T, T), rows sum to 1\n"
+MHA_MASK = "        attn_scores.masked_fill_(mask_bool, -torch.inf)\n"
+MHA_SOFTMAX = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # (B, num_heads, T, T), scaled by sqrt(head_dim)\n"
+MHA_DROPOUT = "        attn_weights = self.dropout(attn_weights)  # (B, num_heads, T, T), only in train() mode\n"
+MHA_OUT_PROJ = "        context_vec = self.out_proj(context_vec)  # (B, T, d_out)\n"
+MHA_BUFFER = (
+    "        self.out_proj = nn.Linear(d_out, d_out)  # combines the heads' outputs\n"
+    "        self.dropout = nn.Dropout(dropout)\n"
+    '        self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), diagonal=1))\n'
+)
+MHA_QKV = (
+    "        self.head_dim = d_out // num_heads  # each head's share of d_out\n"
+    "        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)\n"
+    "        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)\n"
+    "        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)\n"
+)
+MHA_MERGE = (
+    "        context_vec = (attn_weights @ values).transpose(1, 2)  # (B, num_heads, T, head_dim) -> (B, T, num_heads, head_dim)\n"
+    "        context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)  # (B, T, d_out): heads side by side\n"
+)
+
+MUTANTS = [
+    Mutant("no_causal_mask", A, MHA_MASK, "",
+           ("future_tokens_never_change_the_past", "weights_above_diagonal_are_zero", "multihead_matches_reference")),
+    Mutant("causal_attention_without_mask", A, CA_MASK, "",
+           ("future_tokens_never_change_the_past", "weights_above_diagonal_are_zero", "causal_attention_matches_reference")),
+    Mutant("mask_on_the_wrong_side", A, MHA_BUFFER, MHA_BUFFER.replace("torch.triu(", "torch.tril(").replace("diagonal=1)", "diagonal=-1)"),
+           ("future_tokens_never_change_the_past", "weights_above_diagonal_are_zero",
+            "multihead_matches_reference", "state_dict_matches_the_book")),
+    Mutant("mask_filled_with_zero", A, MHA_MASK, MHA_MASK.replace("-torch.inf", "0.0"),
+           ("future_tokens_never_change_the_past", "weights_above_diagonal_are_zero",
+            "attention_weights_match_reference", "multihead_matches_reference")),
+    Mutant("mask_applied_after_softmax", A, CA_MASK + CA_SOFTMAX,
+           CA_SOFTMAX + "        attn_weights = attn_weights.masked_fill(self.mask.bool()[:num_tokens, :num_tokens], 0.0)\n",
+           ("weights_above_diagonal_are_zero", "attention_weights_match_reference", "causal_attention_matches_reference")),
+    Mutant("mask_not_cut_to_num_tokens", A,
+           "mask_bool = self.mask.bool()[:num_tokens, :num_tokens]", "mask_bool = self.mask.bool()",
+           ("multihead_output_shape", "multihead_matches_reference")),
+    Mutant("mask_not_a_buffer", A, MHA_BUFFER, MHA_BUFFER.replace('self.register_buffer("mask", ', "self.mask = ("),
+           ("state_dict_matches_the_book",)),
+    Mutant("no_sqrt_scaling", A, MHA_SOFTMAX, MHA_SOFTMAX.replace(" / keys.shape[-1] ** 0.5", ""),
+           ("attention_weights_match_reference", "multihead_matches_reference")),
+    Mutant("scaled_by_head_dim_not_its_root", A, MHA_SOFTMAX, MHA_SOFTMAX.replace("keys.shape[-1] ** 0.5", "keys.shape[-1]"),
+           ("attention_weights_match_reference", "multihead_matches_reference")),
+    Mutant("scaled_by_d_out_not_head_dim", A, MHA_SOFTMAX, MHA_SOFTMAX.replace("keys.shape[-1] ** 0.5", "self.d_out ** 0.5"),
+           ("attention_weights_match_reference", "multihead_matches_reference")),
+    Mutant("softmax_over_queries", A, MHA_SOFTMAX, MHA_SOFTMAX.replace("dim=-1", "dim=-2"),
+           ("weights_above_diagonal_are_zero", "attention_weights_match_reference", "multihead_matches_reference")),
+    Mutant("heads_split_without_transpose", A,
+           "queries = queries.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)",
+           "queries = queries.view(b, self.num_heads, num_tokens, self.head_dim)",
+           ("multihead_matches_reference",)),
+    Mutant("heads_merged_without_transpose", A, MHA_MERGE, MHA_MERGE.replace("(attn_weights @ values).transpose(1, 2)", "attn_weights @ values"),
+           ("multihead_matches_reference",)),
+    Mutant("out_proj_never_applied", A, MHA_OUT_PROJ, "",
+           ("multihead_matches_reference", "dropout_on_weights_in_train_only")),
+    Mutant("no_divisibility_check", A,
+           '        assert d_out % num_heads == 0, f"d_out must be divisible by num_heads (got d_out={d_out}, num_heads={num_heads})"\n',
+           "",
+           ("rejects_indivisible_heads",)),
+    Mutant("dropout_also_in_eval", A, MHA_DROPOUT,
+           "        attn_weights = torch.nn.functional.dropout(attn_weights, self.dropout.p, training=True)\n",
+           ("dropout_on_weights_in_train_only",)),
+    Mutant("dropout_on_the_output", A, MHA_DROPOUT + "\n" + MHA_MERGE + MHA_OUT_PROJ,
+           "\n" + MHA_MERGE + MHA_OUT_PROJ.replace("self.out_proj(context_vec)", "self.dropout(self.out_proj(context_vec))"),
+           ("dropout_on_weights_in_train_only",)),
+    Mutant("dropout_on_the_scores", A, MHA_SOFTMAX + MHA_DROPOUT,
+           "        attn_scores = self.dropout(attn_scores)\n" + MHA_SOFTMAX,
+           ("dropout_on_weights_in_train_only",)),
+    Mutant("qkv_bias_ignored", A, MHA_QKV, MHA_QKV.replace("bias=qkv_bias", "bias=False"),
+           ("qkv_bias_honoured", "state_dict_matches_the_book")),
+]  # fmt: skip
