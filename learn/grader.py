@@ -11,9 +11,6 @@ a new process grades the checks that are left.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from learn import ROOT
+from learn.isolation import run_isolated
 from learn.manifest import Stage
 
 
@@ -81,15 +79,6 @@ def _events(report: Path) -> list[dict]:
 
 def _run_pytest(stage: Stage, tree: Path, report: Path, skip: set[str], log: Path) -> int | None:
     """One grading process over the checks not in `skip`. Returns its exit code, None if killed."""
-    env = dict(os.environ)
-    # The graded tree first; ROOT after it so that `learn` imports even without an install.
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(ROOT)])
-    env["LEARN_TREE"] = str(tree)
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins named below, nothing from site
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in a student's folder
-    # Checks use tiny tensors: a second thread only adds overhead, far more on a busy machine
-    # (and the gradebook runs several graders at once).
-    env["OMP_NUM_THREADS"] = "1"
     cmd = [
         sys.executable, "-m", "pytest", str(stage.checks_dir),
         "-p", "pytest_timeout", "-p", "learn.plugin", "-p", "no:cacheprovider",
@@ -100,16 +89,8 @@ def _run_pytest(stage: Stage, tree: Path, report: Path, skip: set[str], log: Pat
     # The whole process gets every remaining check's timeout plus start-up; past that it is killed.
     budget = 30 + sum(c.timeout for c in stage.checks if c.name not in skip)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True,  # so that a kill takes the learner's child processes too
-        )  # fmt: skip
-        try:
-            return proc.wait(timeout=budget)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return None
+        # Only the plugins named in cmd load: nothing from the learner's site-packages.
+        return run_isolated(cmd, tree, budget, stdout=out, stderr=out, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 def grade(stage: Stage, tree: Path) -> StageResult:

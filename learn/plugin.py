@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import traceback
 
 import pytest
 
 from learn import manifest
+from learn.isolation import explain, where
 
 
 def pytest_addoption(parser):
@@ -112,7 +112,7 @@ def learner():
     try:
         module = importlib.import_module(_stage.package)
     except BaseException as e:  # SystemExit and timeouts included: they are the learner's bugs
-        _import_error = f"importing {_stage.package} failed: {_explain_exception(e)}"
+        _import_error = f"importing {_stage.package} failed: {explain(e)}"
         pytest.fail(_import_error, pytrace=False)
     if _reporter:
         _reporter.write(event="imported")
@@ -133,32 +133,6 @@ def _explain(excinfo) -> str:
     if type(e).__name__ == "Failed":  # pytest.fail(), pytest-timeout included
         msg = str(e)
         if msg.startswith("Timeout"):
-            return f"timed out: {msg.splitlines()[0]}; is a loop in your code never ending?{_where(excinfo.tb)}"
+            return f"timed out: {msg.splitlines()[0]}; is a loop in your code never ending?{where(excinfo.tb)}"
         return msg
-    return _explain_exception(e, excinfo.tb)
-
-
-def _explain_exception(e: BaseException, tb=None) -> str:
-    tb = tb if tb is not None else e.__traceback__
-    if isinstance(e, NotImplementedError):
-        return f"not implemented yet: {e}{_where(tb)}"
-    if isinstance(e, SyntaxError):
-        tree = os.environ.get("LEARN_TREE", "")
-        where = os.path.relpath(e.filename, tree) if tree and e.filename else e.filename
-        return f"your code has a SyntaxError: {e.msg} (at {where}:{e.lineno})"
-    if isinstance(e, SystemExit):
-        return f"your code called sys.exit({e.code!r}){_where(tb)}"
-    return f"your code raised {type(e).__name__}: {e}{_where(tb)}"
-
-
-def _where(tb) -> str:
-    """' (at bpe.py:42, in encode)': the deepest frame that is the learner's own code."""
-    tree = os.environ.get("LEARN_TREE")
-    if not tree or tb is None:
-        return ""
-    frames = [f for f in traceback.extract_tb(tb) if f.filename.startswith(tree + os.sep)]
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" (at {os.path.relpath(f.filename, tree)}:{f.lineno}, in {f.name})"
-
+    return explain(e, excinfo.tb)

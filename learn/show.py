@@ -6,10 +6,9 @@
 `attention` writes a PNG heatmap of your MultiHeadAttention's weights, one panel per head: row i
 is the query token, column j the key token, the colour how much token i attends to token j.
 
-Tokens. The sentence is cut with GPT-2's pre-tokenization pattern (the one stage 1 uses): each
-word, with its leading space, is one token; whitespace alone is dropped. That works offline and
-needs no trained tokenizer (tiktoken's gpt2 files are downloaded on first use, which a fresh
-offline install can't do), and whole words make readable tick labels.
+Tokens. The sentence is cut into words and runs of punctuation. That works offline and needs no
+trained tokenizer (tiktoken's gpt2 files are downloaded on first use, which a fresh offline
+install can't do), and whole words make readable tick labels.
 
 What is drawn. Nothing is trained at stage 3, so the inputs and the query and key projections are
 random but fixed by --seed: each token's vector comes from a generator seeded by --seed and the
@@ -32,18 +31,17 @@ matplotlib is imported when this module is (the CLI must start fast).
 from __future__ import annotations
 
 import json
-import os
-import signal
+import re
 import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from learn import ROOT
+from learn.isolation import explain, run_isolated
 
 show_app = typer.Typer(
     help="Draw what your code computes (writes an image, grades nothing).",
@@ -52,21 +50,17 @@ show_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# GPT-2's pre-tokenization pattern, as in stage 1 (kept here: the CLI never imports the learner's code).
-GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 MAX_TOKENS = 24  # beyond this the tick labels can't be read
 D_MODEL = 16  # the width of each token's random vector
 TIMEOUT = 60  # seconds the learner's code may take
 
 
 def tokenize(sentence: str) -> list[str]:
-    """Words with their leading space, punctuation runs and numbers; whitespace-only pieces dropped.
+    """Words and runs of punctuation; whitespace dropped.
 
-    Example: tokenize("Your journey starts.") -> ["Your", " journey", " starts", "."]
+    Example: tokenize("Your journey starts.") -> ["Your", "journey", "starts", "."]
     """
-    import regex
-
-    return [piece for piece in regex.findall(GPT2_SPLIT_PATTERN, sentence) if piece.strip()]
+    return re.findall(r"\w+|[^\w\s]+", sentence)
 
 
 @show_app.command()
@@ -117,29 +111,18 @@ def _run_learner_code(tree: Path, request: dict) -> dict:
 
     Returns {"weights": [head][query][key]} or {"error": one line}; never raises for the
     learner's bugs (a crash, sys.exit, os._exit or a hang included)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(ROOT)])  # the tree first, as in learn/grader.py
-    env["LEARN_TREE"] = str(tree)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in a student's folder
     with tempfile.TemporaryDirectory(prefix="learn-show-") as tmp:
-        req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req, res, log = Path(tmp) / "request.json", Path(tmp) / "result.json", Path(tmp) / "stderr.txt"
         req.write_text(json.dumps({**request, "result": str(res)}), encoding="utf-8")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "learn.show", str(req)], cwd=ROOT, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True,  # so that a kill takes the learner's child processes too
-        )  # fmt: skip
-        try:
-            _, stderr = proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with open(log, "wb") as err:
+            code = run_isolated([sys.executable, "-m", "learn.show", str(req)], tree, TIMEOUT, subprocess.DEVNULL, err)
+        if code is None:
             return {"error": f"your code ran for more than {TIMEOUT} s and was stopped: is a loop never ending?"}
         try:
             return json.loads(res.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            last = (stderr or b"").decode("utf-8", errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            return {"error": f"the process running your code exited with code {proc.returncode} before it "
+            last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            return {"error": f"the process running your code exited with code {code} before it "
                              f"finished (does your code call os._exit or crash?): {last[0]}"}  # fmt: skip
 
 
@@ -151,7 +134,7 @@ def _draw(weights: list, tokens: list[str], out: Path, title: str) -> None:
     from matplotlib.figure import Figure
 
     heads, n = len(weights), len(tokens)
-    labels = [t.strip().replace("$", r"\$") for t in tokens]  # "$" would start mathtext
+    labels = [t.replace("$", r"\$") for t in tokens]  # "$" would start mathtext
     cols = min(heads, 4)
     rows = -(-heads // cols)
     side = 1.2 + 0.32 * n  # inches per panel
@@ -195,7 +178,7 @@ def _attention_weights(package: str, tokens: list[str], heads: int, seed: int) -
     mod = importlib.import_module(package)
     n, d = len(tokens), D_MODEL
     words = torch.stack([
-        torch.randn(d, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(t.strip().lower().encode())))
+        torch.randn(d, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(t.lower().encode())))
         for t in tokens
     ])  # (T, D_MODEL): the same word always gets the same vector  # fmt: skip
     positions = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)) * 0.5  # (T, D_MODEL)
@@ -234,20 +217,12 @@ class _Wrong(Exception):
 
 
 def _explain(e: BaseException, stage: str) -> str:
-    """One line about the learner's failure, naming the learner's own line where there is one."""
-    where = ""
-    tree = os.environ.get("LEARN_TREE")
-    if tree and e.__traceback__ is not None:
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(tree + os.sep)]
-        if frames:
-            where = f" (at {os.path.relpath(frames[-1].filename, tree)}:{frames[-1].lineno}, in {frames[-1].name})"
-    if isinstance(e, NotImplementedError):
-        return f"{stage} is not implemented yet: {e}{where}; write it, then run `learn check {stage}`"
+    """One line about the learner's failure, with what to run next."""
     if isinstance(e, _Wrong):
         return f"{e}; `learn check {stage}` tells you more"
-    if isinstance(e, SystemExit):
-        return f"your code called sys.exit({e.code!r}){where}"
-    return f"your code raised {type(e).__name__}: {e}{where}; `learn check {stage}` tells you more"
+    if isinstance(e, NotImplementedError):
+        return f"{stage} is {explain(e)}; write it, then run `learn check {stage}`"
+    return f"{explain(e)}; `learn check {stage}` tells you more"
 
 
 def _worker(request_path: str) -> int:

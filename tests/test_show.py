@@ -35,8 +35,8 @@ def test_attention_png_from_solutions(tmp_path):
     assert pixels[..., :3].std() > 0.05  # a picture, not a blank
 
 
-def test_tokens_are_words_with_their_space():
-    assert show.tokenize("Your journey  starts.\n") == ["Your", " journey", " starts", "."]
+def test_tokens_are_words_and_punctuation():
+    assert show.tokenize("Your journey  starts...\n") == ["Your", "journey", "starts", "..."]
     assert show.tokenize(" \n\t") == []
 
 
