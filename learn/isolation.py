@@ -40,6 +40,10 @@ def run_isolated(cmd: list[str], tree: Path, timeout: float, stdout, stderr, **e
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
+    except KeyboardInterrupt:  # Ctrl-C reaches only our session: take the learner's down with us
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
 def where(tb) -> str:
