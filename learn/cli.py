@@ -189,14 +189,14 @@ def reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
 ):
     """Restore a stage's skeleton files in stages/, keeping a backup of yours."""
-    from learn.skeleton import skeleton_files
+    from learn.skeleton import pristine_files
 
     course = _course()
     stage = _stage(stage_name, course)
-    if not (ROOT / "solutions" / stage.package).is_dir():
-        raise usage_error(f"this copy of the course has no solutions/ to rebuild skeletons from; "
-                          f"use `git checkout -- stages/{stage.package}` to restore the files")  # fmt: skip
-    files = {rel: text for rel, text in skeleton_files(stage).items() if rel in stage.files}
+    try:
+        files = pristine_files(stage)
+    except FileNotFoundError as e:
+        raise usage_error(f"{e}; use `git checkout -- stages/{stage.package}` to restore the files") from None
     dest = DEFAULT_TREE / stage.package
     if not yes and not typer.confirm(f"Restore {', '.join(files)} in stages/{stage.package}/ to the skeleton?"):
         raise typer.Exit(1)

@@ -86,6 +86,24 @@ def skeleton_files(stage: Stage, solutions: Path = ROOT / "solutions") -> dict[s
     return files
 
 
+PRISTINE = ROOT / "pristine"  # a release's untouched skeletons (tools/release.py writes them)
+
+
+def pristine_files(stage: Stage) -> dict[str, str]:
+    """The untouched skeleton of the files the learner edits, for `learn reset`.
+
+    From the solution where this copy of the course has one; in a release (no solutions/), from
+    the pristine copy the release carries.
+    """
+    if (ROOT / "solutions" / stage.package).is_dir():
+        files = skeleton_files(stage)
+    elif (PRISTINE / stage.package).is_dir():
+        files = {rel: (PRISTINE / stage.package / rel).read_text(encoding="utf-8") for rel in stage.files}
+    else:
+        raise FileNotFoundError(f"this copy of the course has neither solutions/ nor pristine/{stage.package}/")
+    return {rel: text for rel, text in files.items() if rel in stage.files}
+
+
 def generate(stages_dir: Path = ROOT / "stages", solutions: Path = ROOT / "solutions") -> list[Path]:
     """Write every ready stage's skeleton under `stages_dir`; returns the files written."""
     written = []

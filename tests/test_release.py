@@ -1,0 +1,54 @@
+"""The learner's release (tools/release.py) holds no solution, and works on its own: its checks
+and fixtures grade the reference to full marks, its skeleton fails, and `learn reset` works."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SOLUTIONS, ready_stages
+from learn import ROOT
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "course"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), str(out)], check=True, capture_output=True)
+    return out
+
+
+def learn_in(release, *args):
+    """`python -m learn ...` as a learner runs it in the release: the release's own `learn`."""
+    env = {k: v for k, v in os.environ.items() if k != "LEARN_PROGRESS"}
+    env["PYTHONPATH"] = str(release)
+    return subprocess.run([sys.executable, "-m", "learn", *args], cwd=release, env=env, capture_output=True, text=True)
+
+
+def test_release_holds_no_solution(release):
+    assert not (release / "solutions").exists() and not (release / "tests").exists()
+    for path in release.rglob("generate.py"):
+        pytest.fail(f"{path} needs the solution and must not ship")
+
+
+@pytest.mark.parametrize("stage", ready_stages(), ids=lambda s: s.id)
+def test_release_checks_grade_the_reference_to_full_marks(release, stage):
+    done = learn_in(release, "check", stage.id, "--impl", str(SOLUTIONS), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["score"] == stage.max_score
+
+
+def test_release_skeleton_fails_and_reset_restores_it(release):
+    done = learn_in(release, "check", "1", "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["score"] == 0
+    assert (release / ".learn" / "progress.json").exists()
+    bpe = release / "stages" / "stage1_tokenizer" / "bpe.py"
+    pristine = bpe.read_text()
+    bpe.write_text("# my work in progress\n")
+    done = learn_in(release, "reset", "1", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert bpe.read_text() == pristine
