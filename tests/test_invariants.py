@@ -4,6 +4,7 @@ skeleton, stages/ is what the generator makes now, and the manifest names exactl
 from __future__ import annotations
 
 import ast
+import shutil
 
 import pytest
 
@@ -24,8 +25,12 @@ def test_solution_passes_every_check(stage, tmp_path):
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)
-def test_skeleton_fails_every_check(stage):
-    result = grade(stage, ROOT / "stages")
+def test_skeleton_fails_every_check(stage, tmp_path):
+    # The learner's situation: every earlier stage solved, this one untouched.
+    tree = copy_solutions(tmp_path)
+    shutil.rmtree(tree / stage.package)
+    shutil.copytree(ROOT / "stages" / stage.package, tree / stage.package)
+    result = grade(stage, tree)
     passed = [c.name for c in result.checks if c.passed]
     assert not passed, f"checks that cannot fail on the skeleton: {passed}"
     for c in result.checks:  # the learner sees what to do, not a crash report
