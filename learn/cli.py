@@ -75,6 +75,8 @@ def _progress() -> progress.Progress:
 
 def _tree(impl: Optional[str], stage: Stage) -> Path:
     if impl is None:
+        if not (DEFAULT_TREE / stage.package).is_dir():
+            raise usage_error(f"stages/{stage.package}/ is missing; `learn reset {stage.id}` restores its skeleton")
         return DEFAULT_TREE
     path = Path(impl).expanduser()
     if not path.exists() and not path.is_absolute() and (ROOT / path).exists():

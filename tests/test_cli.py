@@ -156,6 +156,13 @@ def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, p
     assert len(backups) == 1 and backups[0].read_text() == work
 
 
+def test_missing_stage_folder_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "DEFAULT_TREE", tmp_path)
+    result = learn("check", "1")
+    assert result.exit_code == 2
+    assert "stages/stage1_tokenizer/ is missing" in result.output
+
+
 def test_cli_starts_without_importing_torch():
     code = "import sys, learn.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
