@@ -200,17 +200,23 @@ def reset(
     except FileNotFoundError as e:
         raise usage_error(f"{e}; use `git checkout -- stages/{stage.package}` to restore the files") from None
     dest = DEFAULT_TREE / stage.package
-    if not yes and not typer.confirm(f"Restore {', '.join(files)} in stages/{stage.package}/ to the skeleton?"):
+    changed = [rel for rel, text in files.items()
+               if not (dest / rel).is_file() or (dest / rel).read_text(encoding="utf-8") != text]  # fmt: skip
+    if not changed:
+        out.print(f"stages/{stage.package}/ is already the untouched skeleton")
+        return
+    if not yes and not typer.confirm(f"Restore {', '.join(changed)} in stages/{stage.package}/ to the skeleton?"):
         raise typer.Exit(1)
     backup = progress.path().parent / "backup" / f"{stage.id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for rel, text in files.items():
+    for rel in changed:
         target = dest / rel
         if target.exists():
             (backup / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(target, backup / rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    out.print(f"restored {len(files)} file(s); your previous version is in {backup}")
+        target.write_text(files[rel], encoding="utf-8")
+    kept = f"; your previous version is in {backup}" if backup.exists() else ""
+    out.print(f"restored {len(changed)} file(s){kept}")
 
 
 @app.command()

@@ -90,18 +90,17 @@ PRISTINE = ROOT / "pristine"  # a release's untouched skeletons (tools/release.p
 
 
 def pristine_files(stage: Stage) -> dict[str, str]:
-    """The untouched skeleton of the files the learner edits, for `learn reset`.
+    """The untouched skeleton of a stage, {relative path: text}, for `learn reset`.
 
     From the solution where this copy of the course has one; in a release (no solutions/), from
     the pristine copy the release carries.
     """
     if (ROOT / "solutions" / stage.package).is_dir():
-        files = skeleton_files(stage)
-    elif (PRISTINE / stage.package).is_dir():
-        files = {rel: (PRISTINE / stage.package / rel).read_text(encoding="utf-8") for rel in stage.files}
-    else:
+        return skeleton_files(stage)
+    folder = PRISTINE / stage.package
+    if not folder.is_dir():
         raise FileNotFoundError(f"this copy of the course has neither solutions/ nor pristine/{stage.package}/")
-    return {rel: text for rel, text in files.items() if rel in stage.files}
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def generate(stages_dir: Path = ROOT / "stages", solutions: Path = ROOT / "solutions") -> list[Path]:

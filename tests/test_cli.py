@@ -154,6 +154,15 @@ def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, p
     assert edited.read_text() == (ROOT / "stages" / "stage1_tokenizer" / "bpe.py").read_text()
     backups = list((progress_file.parent / "backup").rglob("bpe.py"))
     assert len(backups) == 1 and backups[0].read_text() == work
+    assert "already the untouched skeleton" in learn("reset", "1").output
+
+
+def test_reset_brings_back_a_deleted_stage_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "DEFAULT_TREE", tmp_path)
+    result = learn("reset", "1", "--yes")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "stage1_tokenizer" / "__init__.py").is_file()
+    assert learn("check", "1").exit_code == 1  # graded again: the skeleton fails
 
 
 def test_missing_stage_folder_is_a_usage_error(tmp_path, monkeypatch):
