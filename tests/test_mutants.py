@@ -17,7 +17,7 @@ def _mutants():
             yield pytest.param(stage, m, id=f"{stage.id}-{m.name}")
 
 
-def test_each_stage_has_ten_mutants():
+def test_each_stage_has_ten_mutants_and_each_check_catches_one():
     for stage in ready_stages():
         mutants = importlib.import_module(f"mutants.{stage.package}").MUTANTS
         assert len(mutants) >= 10, stage.id
@@ -25,6 +25,9 @@ def test_each_stage_has_ten_mutants():
         names = {c.name for c in stage.checks}
         for m in mutants:
             assert set(m.caught_by) <= names, f"{m.name} names unknown checks {set(m.caught_by) - names}"
+        # Every graded check proves it can fail: some mutant must be caught by it.
+        unproven = names - {check for m in mutants for check in m.caught_by}
+        assert not unproven, f"{stage.id}: no mutant proves these checks can fail: {sorted(unproven)}"
 
 
 @pytest.mark.parametrize(("stage", "mutant"), list(_mutants()))

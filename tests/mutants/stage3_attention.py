@@ -74,6 +74,10 @@ MUTANTS = [
     Mutant("dropout_on_the_scores", A, MHA_SOFTMAX + MHA_DROPOUT,
            "        attn_scores = self.dropout(attn_scores)\n" + MHA_SOFTMAX,
            ("dropout_on_weights_in_train_only",)),
+    Mutant("returns_the_weights_not_the_context", A,
+           "        context_vec = attn_weights @ values  # (B, T, T) @ (B, T, d_out) -> (B, T, d_out)\n        return context_vec",
+           "        context_vec = attn_weights @ values  # (B, T, T) @ (B, T, d_out) -> (B, T, d_out)\n        return attn_weights",
+           ("causal_attention_output_shape", "causal_attention_matches_reference")),
     Mutant("qkv_bias_ignored", A, MHA_QKV, MHA_QKV.replace("bias=qkv_bias", "bias=False"),
            ("qkv_bias_honoured", "state_dict_matches_the_book")),
 ]  # fmt: skip

@@ -95,6 +95,11 @@ MUTANTS = [
            ("same_seed_same_sample", "temperature_scales_logits")),
     Mutant("temperature_zero_samples", "generation.py", "if temperature > 0.0:", "if temperature >= 0.0:",
            ("temperature_zero_is_greedy",)),
+    Mutant("out_head_tied_to_tok_emb", "model.py",
+           '        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)\n',
+           '        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)\n'
+           "        self.out_head.weight = self.tok_emb.weight  # weight tying, as GPT-2 did\n",
+           ("loss_at_init_near_ln_vocab", "parameter_count_124m")),
     Mutant("eos_ignored", "generation.py",
            "        if eos_id is not None and bool((idx_next == eos_id).all()):\n            break\n", "",
            ("eos_stops_generation",)),
