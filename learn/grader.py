@@ -11,6 +11,7 @@ a new process grades the checks that are left.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -65,6 +66,11 @@ class StageResult:
         }
 
 
+# SIGALRM interrupts a stuck check and lets the next one run in the same process; where there is
+# no SIGALRM (Windows) pytest-timeout's thread method ends the process and the grader starts anew.
+TIMEOUT_METHOD = "signal" if hasattr(signal, "SIGALRM") else "thread"
+
+
 def _events(report: Path) -> list[dict]:
     if not report.exists():
         return []
@@ -82,7 +88,7 @@ def _run_pytest(stage: Stage, tree: Path, report: Path, skip: set[str], log: Pat
     cmd = [
         sys.executable, "-m", "pytest", str(stage.checks_dir),
         "-p", "pytest_timeout", "-p", "learn.plugin", "-p", "no:cacheprovider",
-        "--import-mode=importlib", "-q", "--timeout-method=signal",
+        "--import-mode=importlib", "-q", f"--timeout-method={TIMEOUT_METHOD}",
         "-o", "addopts=", f"--rootdir={ROOT}",
         f"--learn-stage={stage.id}", f"--learn-report={report}", f"--learn-skip={','.join(sorted(skip))}",
     ]  # fmt: skip

@@ -37,13 +37,20 @@ def run_isolated(cmd: list[str], tree: Path, timeout: float, stdout, stderr, **e
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill(proc)
         return None
     except KeyboardInterrupt:  # Ctrl-C reaches only our session: take the learner's down with us
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill(proc)
         raise
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the process and, where the platform has process groups, every child it started."""
+    if hasattr(os, "killpg"):
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:  # Windows
+        proc.kill()
+    proc.wait()
 
 
 def where(tb) -> str:
