@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -161,13 +162,13 @@ def check(
     if as_json:
         print(json.dumps(result.to_json()))
     else:
-        _print_result(stage, tree, result, unlocked=prog is not None and result.passed)
+        _print_result(stage, tree, result, course, unlocked=prog is not None and result.passed)
     raise typer.Exit(0 if result.passed else 1)
 
 
-def _print_result(stage: Stage, tree: Path, result, unlocked: bool) -> None:
+def _print_result(stage: Stage, tree: Path, result, course: list[Stage], unlocked: bool) -> None:
     where = tree.relative_to(ROOT) if tree.is_relative_to(ROOT) else tree
-    out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {where}/  ({result.seconds:.1f}s)[/]")
+    out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {escape(str(where))}/  ({result.seconds:.1f}s)[/]")
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
         out.print(f" {mark} {c.name:<34} {c.score:>2}/{c.points}")
@@ -177,7 +178,6 @@ def _print_result(stage: Stage, tree: Path, result, unlocked: bool) -> None:
     colour = "green" if result.passed else "red"
     out.print(f"[bold {colour}]score {result.score}/{result.max_score}[/] · {passed} of {len(result.checks)} checks pass")
     if unlocked:
-        course = manifest.load()
         nxt = course[stage.number] if stage.number < len(course) else None
         if nxt is not None and nxt.ready:
             out.print(f"[green]{stage.id} passed: {nxt.id} ({nxt.title}) is open.[/] Next: learn lesson {nxt.id}")

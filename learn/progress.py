@@ -7,7 +7,8 @@
       }
     }
 
-A stage is *open* when every stage before it has passed; stage 1 is always open. Only
+A stage is *open* when every stage before it has passed at its latest check; stage 1 is always
+open. (Break a passed stage and the stages after it lock again: they import its code.) Only
 `learn check` on the default tree (the course's stages/) writes this file. It is a learning aid,
 not security: delete it and you start over; a missing or corrupt file is rebuilt with a warning.
 """
