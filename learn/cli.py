@@ -49,6 +49,8 @@ def usage_error(message: str) -> typer.Exit:
 def _course() -> list[Stage]:
     try:
         return manifest.load()
+    except FileNotFoundError:
+        raise usage_error(f"no curriculum.toml in {ROOT}: install the course from its folder with `pip install -e .`") from None
     except (OSError, manifest.ManifestError) as e:
         raise usage_error(f"cannot read the course manifest: {e}") from None
 
