@@ -110,7 +110,10 @@ def _stage(number: int, raw: dict) -> Stage:
 def load(path: Path = MANIFEST) -> list[Stage]:
     """Every stage of the course, in order."""
     with open(path, "rb") as f:
-        raw = tomllib.load(f)
+        try:
+            raw = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ManifestError(f"{path.name}: {e}") from None
     return [_stage(i, s) for i, s in enumerate(raw.get("stage", []), start=1)]
 
 
