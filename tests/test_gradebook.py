@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 from typer.testing import CliRunner
@@ -15,13 +16,18 @@ def test_gradebook_of_two_students(tmp_path):
     subs = tmp_path / "submissions"
     copy_solutions(subs / "ada")
     shutil.copytree(ROOT / "stages" / "stage1_tokenizer", subs / "bob" / "stage1_tokenizer")  # untouched skeleton
-    out = tmp_path / "grades.csv"
-    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out)])
+    out, details = tmp_path / "grades.csv", tmp_path / "details"
+    details.mkdir()
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out), "--details", str(details)])
     assert result.exit_code == 0, result.output
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     ready = [s for s in manifest.load() if s.ready]
     assert int(rows["ada"]["total"]) == sum(s.max_score for s in ready)
     assert rows["bob"]["stage1"] == "0" and rows["bob"]["total"] == "0"
+    bob = json.loads((details / "bob.json").read_text())
+    first = bob["stages"][0]
+    assert first["stage"] == "stage1" and "not implemented yet" in first["checks"][0]["message"]
+    assert all(s.get("missing") for s in bob["stages"][1:])  # bob handed in stage 1 only
 
 
 def test_gradebook_of_a_missing_folder_is_a_usage_error(tmp_path):
