@@ -78,9 +78,10 @@ def pytest_collectreport(report):
         _reporter.write(event="collect_error", message=_short(report.longrepr))
 
 
-def pytest_runtest_logstart(nodeid, location):
-    if _reporter:
-        _reporter.write(event="start", name=nodeid.split("::")[-1].split("[")[0].removeprefix("test_"))
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    if _reporter:  # before setup: the `learner` fixture may be what kills the process
+        _reporter.write(event="start", name=_check_name(item))
 
 
 @pytest.hookimpl(wrapper=True)
