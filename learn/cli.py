@@ -147,7 +147,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
 ):  # fmt: skip
     """Run a stage's graded checks. A pass on your stages/ unlocks the next stage."""
-    from learn.grader import grade
+    from learn.judge.grader import grade
 
     course = _course()
     prog = _progress() if impl is None else None  # --impl runs ignore locks and record nothing
@@ -234,7 +234,7 @@ def gradebook(
 
     from rich.progress import Progress
 
-    from learn.grader import grade
+    from learn.judge.grader import grade
 
     if not submissions.is_dir():
         raise usage_error(f"{submissions}: no such folder; give the folder that holds the students' trees")

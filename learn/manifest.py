@@ -45,6 +45,7 @@ class Stage:
     status: str  # "ready" or "coming"
     lesson: str = ""  # path relative to ROOT
     files: tuple[str, ...] = ()  # the files the learner edits, relative to the package
+    memory_mb: int = 4096  # address space a worker running the learner's code may map
     checks: tuple[Check, ...] = field(default=())
 
     @property
@@ -93,6 +94,7 @@ def _stage(number: int, raw: dict) -> Stage:
             status=status,
             lesson=raw.get("lesson", ""),
             files=tuple(raw.get("files", ())),
+            memory_mb=int(raw.get("memory_mb", 4096)),
             checks=checks,
         )
     except KeyError as e:

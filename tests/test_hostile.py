@@ -9,7 +9,7 @@ import pytest
 
 from conftest import copy_solutions
 from learn import manifest
-from learn.grader import grade
+from learn.judge.grader import grade
 
 STAGE1 = manifest.find("stage1")
 BPE = "stage1_tokenizer/bpe.py"

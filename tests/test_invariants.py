@@ -10,7 +10,7 @@ import pytest
 
 from conftest import copy_solutions, ready_stages
 from learn import ROOT
-from learn.grader import grade
+from learn.judge.grader import grade
 from learn.skeleton import skeleton_files
 
 STAGES = ready_stages()

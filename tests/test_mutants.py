@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from conftest import copy_solutions, ready_stages
-from learn.grader import grade
+from learn.judge.grader import grade
 
 
 def _mutants():

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import VARIANTS, copy_solutions, ready_stages
-from learn.grader import grade
+from learn.judge.grader import grade
 
 
 @pytest.mark.parametrize("stage", ready_stages(), ids=lambda s: s.id)

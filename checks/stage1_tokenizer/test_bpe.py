@@ -1,19 +1,28 @@
 """Graded checks for stage 1, the byte-level BPE tokenizer (lessons/stage1_tokenizer.md).
 
-Each check's points, lesson idea and hint live in curriculum.toml. The references are tiktoken
-(an independent BPE encoder, fed the learner's own merges) and merges stored in
-fixtures/stage1_tokenizer/, written by fixtures/stage1_tokenizer/generate.py.
+Each check's points, lesson idea and hint live in curriculum.toml. Probes (`probe_*`) run in the
+worker on the learner's code and send back plain data; the checks (`test_*`) run in the judge and
+compute every expected value themselves:
+  * `oracle_train` below, an independent statement of the training rule, on texts drawn at
+    grading time from the run's seed, besides the merges stored in fixtures/stage1_tokenizer/
+    (written by fixtures/stage1_tokenizer/generate.py from the reference);
+  * tiktoken, an independent BPE encoder, fed the learner's own merges;
+  * the learner's vocabulary rebuilt here from its merges, to decode ids without its decode.
 """
 
-import json
+from __future__ import annotations
 
-from learn.checking import as_tiktoken, expect, expect_equal, fixture, short
+import json
+from collections import Counter
+from functools import cache
+
+import regex
+
+from learn.judge.checking import as_tiktoken, expect, expect_equal, expect_type, fixture, rng, run, short
 
 PKG = "stage1_tokenizer"
 EOT = "<|endoftext|>"
-CORPUS = fixture(PKG, "corpus.txt").read_text(encoding="utf-8")
-HELD_OUT = fixture(PKG, "heldout.txt").read_text(encoding="utf-8")
-REFERENCE = json.loads(fixture(PKG, "merges.json").read_text(encoding="utf-8"))
+GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 # Text a tokenizer must give back exactly: every kind of character and space learners trip on.
 DIVERSE = [
@@ -32,111 +41,272 @@ DIVERSE = [
 ]
 
 
-def trained(learner, vocab_size, special_tokens=None, text=CORPUS):
+@cache
+def corpus() -> str:
+    return fixture(PKG, "corpus.txt").read_text(encoding="utf-8")
+
+
+@cache
+def held_out() -> str:
+    return fixture(PKG, "heldout.txt").read_text(encoding="utf-8")
+
+
+def drawn_corpus(lines: int = 40) -> str:
+    """A training text of this run: corpus lines in a drawn order, some repeated."""
+    r = rng()
+    pool = [line for line in corpus().splitlines() if line.strip()]
+    return "\n".join(r.choice(pool) for _ in range(lines))
+
+
+def drawn_text(n: int = 60) -> str:
+    """A short text of this run, from the characters of DIVERSE (all the awkward ones)."""
+    chars = sorted(set("".join(DIVERSE)))
+    r = rng()
+    return "".join(r.choice(chars) for _ in range(n))
+
+
+# ------------------------------------------------------------------------------------ oracles
+
+
+def oracle_stats(ids):
+    return dict(Counter(zip(ids, ids[1:])))
+
+
+def oracle_merge(ids, pair, idx):
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):
+            out.append(idx)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def oracle_train(text: str, vocab_size: int, special_tokens=()) -> list[list[int]]:
+    """The merges, in order: most frequent pair, ties to the smallest pair, never across chunks
+    nor across special tokens. A plain recount per merge: slow, and obviously right."""
+    parts = regex.split("(" + "|".join(regex.escape(s) for s in special_tokens) + ")", text) if special_tokens else [text]
+    chunks = Counter(c for p in parts if p not in special_tokens for c in regex.findall(GPT2_SPLIT, p))
+    words = {tuple(c.encode("utf-8")): n for c, n in chunks.items()}
+    merges = []
+    for k in range(vocab_size - 256 - len(special_tokens)):
+        stats = Counter()
+        for ids, n in words.items():
+            for pair in zip(ids, ids[1:]):
+                stats[pair] += n
+        top = max(stats.values())
+        pair = min(p for p, c in stats.items() if c == top)
+        merges.append(list(pair))
+        words = {tuple(oracle_merge(list(ids), pair, 256 + k)): n for ids, n in words.items()}
+    return merges
+
+
+def vocab_of(merges) -> dict[int, bytes]:
+    vocab = {i: bytes([i]) for i in range(256)}
+    for k, (a, b) in enumerate(merges):
+        vocab[256 + k] = vocab.get(a, b"?") + vocab.get(b, b"?")
+    return vocab
+
+
+# ------------------------------------------------------------------------------------- probes
+
+
+def _tokenizer(learner, text, vocab_size, special_tokens):
     tok = learner.BPETokenizer()
     tok.train(text, vocab_size, special_tokens=special_tokens)
     return tok
 
 
-def merge_list(tok) -> list[list[int]]:
-    """The learner's merges as [[a, b], ...] in the order learned (by new id)."""
-    return [list(pair) for pair, _ in sorted(tok.merges.items(), key=lambda item: item[1])]
+def _state(tok) -> dict:
+    """What the judge needs of a trained tokenizer: its merges in the order learned, and more."""
+    merges = getattr(tok, "merges", None)
+    expect(isinstance(merges, dict), "tokenizer.merges after train()", "a dict {(a, b): new_id}", type(merges).__name__)
+    ordered = sorted(merges.items(), key=lambda item: item[1])
+    return {
+        "merges": [[int(a), int(b)] for (a, b), _ in ordered],
+        "merge_ids": [int(idx) for _, idx in ordered],
+        "special_tokens": {str(k): int(v) for k, v in dict(getattr(tok, "special_tokens", {})).items()},
+        "vocab_ids": sorted(int(i) for i in getattr(tok, "vocab", {})),
+        "pattern": str(getattr(tok, "pattern", "")),
+    }
 
 
-def test_get_stats_counts_adjacent_pairs(learner):
-    got = learner.get_stats([1, 2, 3, 1, 2])
-    expect_equal(dict(got), {(1, 2): 2, (2, 3): 1, (3, 1): 1}, "get_stats([1, 2, 3, 1, 2])")
-    expect_equal(dict(learner.get_stats([7])), {}, "get_stats([7]) (no pairs)")
+def probe_get_stats(learner, cases):
+    out = []
+    for ids in cases:
+        stats = learner.get_stats(list(ids))
+        expect(isinstance(stats, dict), f"get_stats({short(ids, 40)}) returns", "a dict {(a, b): count}", type(stats).__name__)
+        out.append([[list(pair), n] for pair, n in stats.items()])
+    return out
 
 
-def test_merge_replaces_left_to_right(learner):
-    expect_equal(learner.merge([1, 2, 3, 1, 2], (1, 2), 4), [4, 3, 4], "merge([1, 2, 3, 1, 2], (1, 2), 4)")
-    expect_equal(learner.merge([5, 5, 5], (5, 5), 6), [6, 5], "merge([5, 5, 5], (5, 5), 6)")
-    expect_equal(learner.merge([1, 2], (2, 1), 9), [1, 2], "merge([1, 2], (2, 1), 9) (pair absent)")
+def probe_merge(learner, cases):
+    return [learner.merge(list(ids), tuple(pair), idx) for ids, pair, idx in cases]
 
 
-def test_roundtrip_on_diverse_text(learner):
-    tok = trained(learner, 356)
-    for text in DIVERSE:
-        ids = tok.encode(text)
-        expect_equal(tok.decode(ids), text, f"decode(encode({short(text, 40)}))")
+def probe_train_encode(learner, text, vocab_size, special_tokens, texts):
+    tok = _tokenizer(learner, text, vocab_size, special_tokens)
+    encoded = [tok.encode(t) for t in texts]
+    return {**_state(tok), "encoded": encoded, "decoded": [tok.decode(ids) for ids in encoded]}
 
 
-def test_decode_replaces_invalid_utf8(learner):
-    tok = trained(learner, 300)
-    # 0xE2 0x82 starts a 3-byte character that never ends; 0xFF is never valid UTF-8.
-    for ids, expected in [([0xE2, 0x82], "\ufffd"), ([104, 0xFF, 105], "h\ufffdi")]:
+def probe_decode(learner, cases):
+    """decode on a tokenizer that was never trained: the 256 byte tokens are all it needs."""
+    tok = learner.BPETokenizer()
+    out = []
+    for ids in cases:
         try:
-            got = tok.decode(ids)
+            out.append(tok.decode(list(ids)))
         except UnicodeDecodeError as e:
-            expect(False, f"decode({ids}) must not raise", repr(expected), f"UnicodeDecodeError: {e}")
-        expect_equal(got, expected, f"decode({ids})")
-    # Half a character in one token, the rest in the next: join the bytes before decoding.
-    expect_equal(tok.decode([0xC3, 0xA9]), "é", "decode([0xC3, 0xA9]) (the two bytes of 'é')")
+            out.append({"raised": f"UnicodeDecodeError: {e}"})
+    return out
 
 
-def test_exact_vocab_size(learner):
-    for vocab_size, specials in [(300, None), (320, [EOT]), (257, None)]:
-        tok = trained(learner, vocab_size, specials)
-        ids = sorted(tok.vocab)
-        expect_equal(len(tok.vocab), vocab_size, f"len(vocab) after train(..., vocab_size={vocab_size}, special_tokens={specials})")
-        expect_equal((ids[0], ids[-1]), (0, vocab_size - 1), "smallest and largest token id")
-        expect_equal(len(tok.merges), vocab_size - 256 - len(specials or []), "number of merges")
+def probe_save_load(learner, text, vocab_size, special_tokens, texts):
+    tok = _tokenizer(learner, text, vocab_size, special_tokens)
+    tok.save("tokenizer.json")  # the worker's own folder
+    loaded = learner.BPETokenizer.load("tokenizer.json")
+    return {
+        **_state(tok),
+        "loaded": [loaded.encode(t) for t in texts],
+        "loaded_special_tokens": {str(k): int(v) for k, v in dict(loaded.special_tokens).items()},
+        "decoded": loaded.decode(tok.encode(texts[0])),
+    }
 
 
-def test_merges_match_reference(learner):
-    tok = trained(learner, REFERENCE["vocab_size"], REFERENCE["special_tokens"])
-    got, expected = merge_list(tok), REFERENCE["merges"]
+# ------------------------------------------------------------------------------------- checks
+
+
+def test_get_stats_counts_adjacent_pairs():
+    r = rng()
+    cases = [[1, 2, 3, 1, 2], [7], [], [5, 5, 5, 5]] + [[r.randrange(6) for _ in range(r.randrange(2, 30))] for _ in range(5)]
+    got = expect_type(run(probe_get_stats, cases=cases), list, "get_stats results")
+    for ids, items in zip(cases, got):
+        as_dict = {tuple(p): n for p, n in items}
+        expect_equal(as_dict, oracle_stats(ids), f"get_stats({short(ids, 60)})")
+
+
+def test_merge_replaces_left_to_right():
+    r = rng()
+    cases = [([1, 2, 3, 1, 2], (1, 2), 4), ([5, 5, 5], (5, 5), 6), ([1, 2], (2, 1), 9)]
+    for _ in range(6):
+        ids = [r.randrange(4) for _ in range(r.randrange(3, 25))]
+        cases.append((ids, (ids[0], ids[1]), 256 + r.randrange(100)))
+    got = run(probe_merge, cases=cases)
+    for (ids, pair, idx), out in zip(cases, got):
+        expect_equal(out, oracle_merge(ids, pair, idx), f"merge({short(ids, 60)}, {pair}, {idx})")
+
+
+def test_roundtrip_on_diverse_text():
+    texts = DIVERSE + [drawn_text()]
+    got = run(probe_train_encode, text=corpus(), vocab_size=356, special_tokens=None, texts=texts)
+    vocab = vocab_of(got["merges"])
+    for text, ids, decoded in zip(texts, got["encoded"], got["decoded"]):
+        expect_equal(decoded, text, f"decode(encode({short(text, 40)}))")
+        ours = b"".join(vocab.get(i, b"?") for i in ids).decode("utf-8", errors="replace")
+        expect(ours == text, f"encode({short(text, 40)}): its ids, decoded here with your merges",
+               short(text), f"{short(ours)} (ids {short(ids, 60)})")  # fmt: skip
+
+
+def test_decode_replaces_invalid_utf8():
+    # 0xE2 0x82 starts a 3-byte character that never ends; 0xFF is never valid UTF-8; the last
+    # case is half of 'é' in one token and the rest in the next: join the bytes before decoding.
+    cases = [([0xE2, 0x82], "\ufffd"), ([104, 0xFF, 105], "h\ufffdi"), ([0xC3, 0xA9], "é"), ([104, 105], "hi")]
+    got = run(probe_decode, cases=[ids for ids, _ in cases])
+    for (ids, expected), out in zip(cases, got):
+        expect(type(out) is str, f"decode({ids}) on a fresh BPETokenizer() must not raise", short(expected), short(out))
+        expect_equal(out, expected, f"decode({ids})")
+
+
+def test_exact_vocab_size():
+    r = rng()
+    for vocab_size, specials in [(257, None), (r.randrange(280, 330), None), (r.randrange(300, 340), [EOT])]:
+        got = run(probe_train_encode, text=corpus(), vocab_size=vocab_size, special_tokens=specials, texts=[])
+        ids, n_merges = got["vocab_ids"], vocab_size - 256 - len(specials or [])
+        call = f"train(..., vocab_size={vocab_size}, special_tokens={specials})"
+        expect_equal(len(ids), vocab_size, f"len(vocab) after {call}")
+        expect_equal((ids[0], ids[-1]) if ids else None, (0, vocab_size - 1), f"smallest and largest token id after {call}")
+        expect_equal(len(got["merges"]), n_merges, f"number of merges after {call}")
+        expect_equal(got["merge_ids"], list(range(256, 256 + n_merges)), f"merge ids after {call} (256, 257, ... in order)")
+
+
+def _first_difference(got, expected, what):
     for i, (g, e) in enumerate(zip(got, expected)):
         if g != e:
-            vocab = {i: bytes([i]) for i in range(256)}
-            for k, (a, b) in enumerate(expected[:i]):
-                vocab[256 + k] = vocab[a] + vocab[b]
+            vocab = vocab_of(expected)
             show = lambda p: f"{p} = {b''.join(vocab.get(t, b'?') for t in p)!r}"  # noqa: E731
-            expect(False, f"merge number {i} (token id {256 + i}) on the reference corpus", show(e), show(g))
-    expect_equal(len(got), len(expected), "number of merges learned on the reference corpus")
+            expect(False, f"merge number {i} (token id {256 + i}) {what}", show(e), show(g))
+    expect_equal(len(got), len(expected), f"number of merges learned {what}")
 
 
-def test_special_tokens_stay_whole(learner):
-    text = CORPUS + (EOT + "end of text") * 20
-    tok = trained(learner, 400, [EOT], text=text)
-    eot = tok.special_tokens.get(EOT)
-    expect_equal(eot, 399, f"the id of {EOT} (special tokens take the last ids)")
-    expect_equal(tok.encode(EOT), [eot], f"encode({EOT!r})")
+def test_merges_match_reference():
+    stored = json.loads(fixture(PKG, "merges.json").read_text(encoding="utf-8"))
+    got = run(probe_train_encode, text=corpus(), vocab_size=stored["vocab_size"], special_tokens=stored["special_tokens"], texts=[])
+    _first_difference(got["merges"], stored["merges"], "on the reference corpus")
+    text = drawn_corpus() + EOT + drawn_corpus(10)
+    got = run(probe_train_encode, text=text, vocab_size=340, special_tokens=[EOT], texts=[])
+    _first_difference(got["merges"], oracle_train(text, 340, (EOT,)), "on a text drawn for this run")
+
+
+def test_special_tokens_stay_whole():
+    text = drawn_corpus() + (EOT + "end of text") * 20
     a, b = "the end", "A new start"
-    expect_equal(tok.encode(a + EOT + b), tok.encode(a) + [eot] + tok.encode(b), f"encode({a + EOT + b!r})")
-    for pair, idx in tok.merges.items():
-        piece = tok.vocab[idx]
+    got = run(probe_train_encode, text=text, vocab_size=400, special_tokens=[EOT], texts=[EOT, a + EOT + b, a, b])
+    eot = got["special_tokens"].get(EOT)
+    expect_equal(eot, 399, f"the id of {EOT} (special tokens take the last ids)")
+    whole, joined, ea, eb = got["encoded"]
+    expect_equal(whole, [eot], f"encode({EOT!r})")
+    expect_equal(joined, ea + [eot] + eb, f"encode({a + EOT + b!r})")
+    vocab = vocab_of(got["merges"])
+    for idx in range(256, 256 + len(got["merges"])):
+        piece = vocab[idx]
         if b"<|" in piece or b"|>" in piece:
             expect(False, "no merged token may hold part of a special token", "no such token", f"token {idx} = {piece!r}")
 
 
-def test_encoding_matches_tiktoken(learner):
-    tok = trained(learner, 400, [EOT])
-    oracle = as_tiktoken(tok)
-    for text in [HELD_OUT, CORPUS[:2000], *DIVERSE, f"one{EOT}two"]:
+def _ambiguous_words(merges, n: int) -> str:
+    """Words made of learned tokens glued together: where merges overlap, only merging in rank
+    order gives tiktoken's answer (small texts rarely make the orders differ; these do)."""
+    vocab = vocab_of(merges)
+    letters = [vocab[i].decode() for i in range(256, 256 + len(merges)) if vocab[i].isalpha() and vocab[i].isascii()]
+    r = rng()
+    if not letters:
+        return ""
+    return " ".join("".join(r.choice(letters) for _ in range(r.randrange(2, 5))) for _ in range(n))
+
+
+def test_encoding_matches_tiktoken():
+    merges = run(probe_train_encode, text=drawn_corpus(60), vocab_size=420, special_tokens=[EOT], texts=[])["merges"]
+    texts = [held_out(), corpus()[:2000], *DIVERSE, f"one{EOT}two", _ambiguous_words(merges, 400)]
+    got = run(probe_train_encode, text=drawn_corpus(60), vocab_size=420, special_tokens=[EOT], texts=texts)
+    oracle = as_tiktoken(GPT2_SPLIT, got["merges"], got["special_tokens"])
+    for text, ids in zip(texts, got["encoded"]):
         expected = oracle.encode(text, allowed_special="all")
-        got = tok.encode(text)
-        if got != expected:
-            first = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
+        if ids != expected:
+            first = next((i for i, (g, e) in enumerate(zip(ids, expected)) if g != e), min(len(ids), len(expected)))
             expect(False, f"encode({short(text, 40)}) vs tiktoken with your merges, from token {first} on",
-                   expected[first : first + 8], got[first : first + 8])  # fmt: skip
+                   short(expected[first : first + 8]), short(ids[first : first + 8]))  # fmt: skip
 
 
-def test_save_load_roundtrip(learner, tmp_path):
-    tok = trained(learner, 380, [EOT])
-    path = tmp_path / "tokenizer.json"
-    tok.save(path)
-    loaded = learner.BPETokenizer.load(path)
-    for text in [HELD_OUT, f"a{EOT}b", *DIVERSE[4:9]]:
-        expect_equal(loaded.encode(text), tok.encode(text), f"loaded.encode({short(text, 40)})")
-    expect_equal(loaded.decode(tok.encode(HELD_OUT)), HELD_OUT, "loaded.decode of the held-out text")
-    expect_equal(dict(loaded.special_tokens), dict(tok.special_tokens), "special tokens after load")
+def test_save_load_roundtrip():
+    texts = [held_out(), f"a{EOT}b", drawn_text(), *DIVERSE[4:9]]
+    got = run(probe_save_load, text=drawn_corpus(), vocab_size=380, special_tokens=[EOT], texts=texts)
+    oracle = as_tiktoken(GPT2_SPLIT, got["merges"], got["special_tokens"])
+    for text, ids in zip(texts, got["loaded"]):
+        expect_equal(ids, oracle.encode(text, allowed_special="all"), f"loaded.encode({short(text, 40)}) (the merges you saved)")
+    expect_equal(got["decoded"], texts[0], "loaded.decode of the held-out text")
+    expect_equal(got["loaded_special_tokens"], got["special_tokens"], "special tokens after load")
 
 
-def test_compresses_held_out_text(learner):
-    tok = trained(learner, 512)
-    n_bytes, n_tokens = len(HELD_OUT.encode("utf-8")), len(tok.encode(HELD_OUT))
-    ratio = n_bytes / max(n_tokens, 1)
-    # The reference reaches 2.4 bytes per token here; no merges at all gives 1.0.
-    expect(ratio >= 2.0, "bytes per token on held-out text after 256 merges", ">= 2.0", f"{ratio:.2f} ({n_bytes} bytes, {n_tokens} tokens)")
+def test_compresses_held_out_text():
+    text = held_out()
+    got = run(probe_train_encode, text=drawn_corpus(60), vocab_size=512, special_tokens=None, texts=[text])
+    ids, vocab = got["encoded"][0], vocab_of(got["merges"])
+    ours = b"".join(vocab.get(i, b"?") for i in ids).decode("utf-8", errors="replace")
+    expect(ours == text, "encode(held-out text): its ids, decoded here with your merges", "the held-out text", short(ours, 80))
+    n_bytes = len(text.encode("utf-8"))
+    ratio = n_bytes / len(ids)
+    # The reference reaches about 2.4 bytes per token here; no merges at all gives 1.0.
+    expect(ratio >= 2.0, "bytes per token on held-out text after 256 merges", ">= 2.0", f"{ratio:.2f} ({n_bytes} bytes, {len(ids)} tokens)")

@@ -1,0 +1,143 @@
+"""What a graded check is written with (checks/<package>/test_*.py).
+
+A check runs in the judge and reads as
+
+    def probe_merge(learner, ids, pair, idx):          # runs in the worker, on the learner's code
+        return learner.merge(ids, pair, idx)           # plain data back
+
+    def test_merge_replaces_left_to_right():           # runs in the judge
+        ids = draw_ids()                               # inputs chosen here, from the run's seed
+        got = run(probe_merge, ids=ids, pair=(1, 2), idx=9)
+        expect_equal(got, oracle_merge(ids, (1, 2), 9), "merge(...)")
+
+`run` sends the probe to the worker, which calls the learner's code and sends back plain data
+only (learn/wire.py). Everything expected is computed here, by oracles and stored fixtures, never
+by the learner's process. A failed check says what was expected, what came, and (added by the
+grader from curriculum.toml) the lesson's idea and a hint.
+
+Probes are module-level functions of the check module whose first argument is the learner's
+package. They may call `expect` themselves (to say that an attribute is missing, say): that
+failure reaches the learner as the check's message. Module-level code of a check module runs in
+the worker too, so it must not read fixtures: read them inside a check (`fixture(...)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from pathlib import Path
+
+from learn import ROOT
+
+# Set by the judge's plugin (learn/judge/plugin.py) for the check that is running.
+_state = {"workers": None, "seed": 0, "check": "", "seconds": 0.0}
+
+
+def fixture(package: str, name: str) -> Path:
+    """The path of a stored reference file, e.g. fixture("stage1_tokenizer", "merges.json")."""
+    path = ROOT / "fixtures" / package / name
+    if _state["workers"] is None and not path.exists():
+        raise RuntimeError(f"fixtures are read by the judge only: read {name} inside a check, not at module level")
+    return path
+
+
+def run(probe, /, on_event=None, **kwargs):
+    """probe(learner, **kwargs), run in the worker on the learner's code: its plain-data result.
+
+    Every probe of a check shares the check's time limit from curriculum.toml. If the learner's
+    code raises, hangs, crashes or returns something that is not plain data, the check fails here
+    with one sentence (learn.judge.workers.ProbeFailed), and the next probe gets a fresh worker.
+    """
+    workers = _state["workers"]
+    if workers is None:
+        raise RuntimeError("run() works inside a graded check only (run the checks with `learn check`)")
+    start = time.monotonic()
+    try:
+        return workers.run(probe, kwargs, max(0.5, _state["seconds"]), on_event)
+    finally:
+        _state["seconds"] -= time.monotonic() - start
+
+
+def seed() -> int:
+    """This check's seed: the run's seed (shown in the report; `learn check --seed` replays it)
+    mixed with the check's name, so that each check draws its own inputs."""
+    digest = hashlib.sha256(f"{_state['seed']}:{_state['check']}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def rng() -> random.Random:
+    """A random.Random for this check's inputs: public answers cannot be stored in advance."""
+    return random.Random(seed())
+
+
+def torch_gen(offset: int = 0):
+    """A torch.Generator for this check's inputs (see `rng`)."""
+    import torch
+
+    return torch.Generator().manual_seed(seed() + offset)
+
+
+# ------------------------------------------------------------------------------ verdicts
+
+
+def short(value, limit: int = 160) -> str:
+    """repr(value), cut to `limit` characters so that a message stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f" ... ({len(text)} chars)"
+
+
+def expect(ok: bool, what: str, expected, got) -> None:
+    """Fail the check with 'what: expected ..., got ...' unless `ok`."""
+    if not ok:
+        shown = [v if isinstance(v, str) else short(v) for v in (expected, got)]
+        raise AssertionError(f"{what}\n  expected: {shown[0]}\n  got:      {shown[1]}")
+
+
+def expect_equal(got, expected, what: str) -> None:
+    """Fail unless got == expected; both are shown as Python writes them."""
+    expect(got == expected, what, short(expected), short(got))
+
+
+def expect_type(value, kind: type, what: str):
+    """`value` if it is exactly a `kind` (data from the worker is plain, but may be the wrong plain)."""
+    expect(type(value) is kind, what, kind.__name__, type(value).__name__)
+    return value
+
+
+def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Tensors: same shape and values within tolerance; the message names the worst element."""
+    import torch  # only the checks of torch stages pay for this import
+
+    if type(got) is not torch.Tensor:
+        expect(False, what, f"a torch.Tensor of shape {tuple(expected.shape)}", type(got).__name__)
+    expect(tuple(got.shape) == tuple(expected.shape), f"{what}: shape", str(tuple(expected.shape)), str(tuple(got.shape)))
+    if got.dtype == torch.bool or expected.dtype == torch.bool:
+        expect(got.dtype == expected.dtype, f"{what}: dtype", str(expected.dtype), str(got.dtype))
+    got_f, exp_f = got.detach().double(), expected.detach().double()
+    if not torch.allclose(got_f, exp_f, atol=atol, rtol=rtol, equal_nan=False):
+        diff = (got_f - exp_f).abs().nan_to_num(nan=float("inf"))
+        flat = int(diff.argmax())
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), diff.shape))
+        raise AssertionError(
+            f"{what}: values differ (largest |difference| {diff.max().item():.3g} at index {index})\n"
+            f"  expected: {exp_f[index].item():.6g}\n  got:      {got_f[index].item():.6g}"
+        )
+
+
+def as_tiktoken(pattern: str, merges: list[list[int]], special_tokens: dict[str, int]):
+    """A tiktoken.Encoding that applies a stage-1 tokenizer's merges: an independent encoder.
+
+    `merges` is [[a, b], ...] in the order learned (the k-th makes token 256 + k). Token ids
+    0..255 are the bytes; a merge's id is its rank, so tiktoken's rule (merge the adjacent pair
+    whose joined bytes have the lowest rank) is BPE by merge order.
+    """
+    import tiktoken
+
+    vocab = {i: bytes([i]) for i in range(256)}
+    for k, (a, b) in enumerate(merges):
+        vocab[256 + k] = vocab[a] + vocab[b]
+    ranks: dict[bytes, int] = {}
+    for idx in sorted(vocab):
+        ranks.setdefault(vocab[idx], idx)
+    return tiktoken.Encoding(name="learner", pat_str=pattern, mergeable_ranks=ranks, special_tokens=dict(special_tokens))

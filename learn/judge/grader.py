@@ -1,0 +1,216 @@
+"""Grade one stage of one tree: start a judge, read its verdicts, never crash on the learner's code.
+
+A *tree* is a folder that holds the stage packages (stages/, solutions/, a student's submission).
+`grade` runs in the caller's process (the CLI, a gradebook) and starts the judge, a pytest process
+over checks/<package>/ that never imports the tree (learn/judge/plugin.py); the judge sends the
+learner's code to workers. Verdicts come back on the judge's stdout, one JSON line per event; a
+line that is not a well-formed event is ignored, so nothing the judge's children print can crash
+or fool this side. If the judge dies mid-check (on Linux a same-user learner's code can signal
+it), the running check fails and a new judge grades the checks that are left.
+
+Each run draws a seed (or takes `seed`), shown in the result: the judge draws its inputs from it,
+so that a run can be replayed (`learn check --seed`) and no answer can be stored in advance.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from learn import ROOT
+from learn.judge import reaper
+from learn.manifest import Stage
+
+#: Failures that are not the learner's: `learn check` exits 3 on them.
+INTERNAL = "internal"
+
+
+class GraderError(RuntimeError):
+    """The grader itself could not grade (never the learner's doing); `log` holds the details."""
+
+    def __init__(self, message: str, log: str):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass
+class CheckResult:
+    name: str
+    points: int
+    passed: bool
+    message: str  # empty when passed; else expected vs got, the lesson idea, and a hint
+    kind: str = ""  # what failed: see learn/judge/plugin.py
+
+    @property
+    def score(self) -> int:
+        return self.points if self.passed else 0
+
+
+@dataclass
+class StageResult:
+    stage: str
+    tree: str
+    checks: list[CheckResult]
+    seconds: float
+    seed: int
+
+    @property
+    def score(self) -> int:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> int:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_json(self) -> dict:
+        return {
+            "stage": self.stage,
+            "tree": self.tree,
+            "seed": self.seed,
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 2),
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def new_seed() -> int:
+    return secrets.randbelow(10**6)
+
+
+def _judge(stage: Stage, tree: Path, seed: int, skip: set[str], log) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-P", "-m", "pytest", str(stage.checks_dir),
+        "-p", "learn.judge.plugin", "-p", "no:cacheprovider", "-s", "-q",
+        "--import-mode=importlib", "-o", "addopts=", f"--rootdir={ROOT}",
+        f"--learn-stage={stage.id}", f"--learn-tree={tree}", f"--learn-seed={seed}",
+        f"--learn-skip={','.join(sorted(skip))}",
+    ]  # fmt: skip
+    env = {**_environ(), "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
+    return reaper.spawn(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                        start_new_session=True)  # fmt: skip
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+
+
+def _events(proc: subprocess.Popen, budget: float) -> tuple[list[dict], bool]:
+    """The judge's well-formed events, and whether it had to be killed past `budget` seconds."""
+    events: list[dict] = []
+
+    def read():
+        for raw in proc.stdout:
+            if len(raw) > 64 * 1024:
+                continue
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            if type(ev) is dict and type(ev.get("event")) is str:
+                events.append(ev)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    killed = False
+    try:
+        proc.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        killed = True
+    except KeyboardInterrupt:  # Ctrl-C reaches only our session: take the judge and workers down too
+        _end(proc)
+        raise
+    _end(proc)
+    reader.join(timeout=5)
+    return events, killed
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """The judge, its workers and anything they left, all gone."""
+    uid = reaper.UID_BASE + proc.pid if reaper.worker_uid() is not None else None
+    reaper.kill(proc, uid)
+
+
+def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
+    """Run every graded check of `stage` against `tree`; never raises for the learner's bugs.
+
+    Raises GraderError when the grader itself cannot work (its log says why)."""
+    tree = Path(tree).resolve()
+    seed = new_seed() if seed is None else seed
+    start = time.perf_counter()
+    by_name = {c.name: c for c in stage.checks}
+    results: dict[str, CheckResult] = {}
+    reaper.guard_this_process()
+
+    def fail(name: str, message: str, kind: str) -> None:
+        results[name] = CheckResult(name, by_name[name].points, False, message, kind)
+
+    with tempfile.TemporaryDirectory(prefix="learn-") as tmp:
+        log_path = Path(tmp) / "judge.log"
+        with open(log_path, "ab") as log:
+            while len(results) < len(by_name):
+                left = [c for c in stage.checks if c.name not in results]
+                budget = 60 + 2 * sum(c.timeout for c in left)  # start-up, our own work, the learner's time
+                proc = _judge(stage, tree, seed, set(results), log)
+                events, killed = _events(proc, budget)
+                done_before, running = len(results), None
+                for ev in events:
+                    name = ev.get("name")
+                    if ev["event"] == "collect_error":
+                        raise GraderError("the grader could not load its checks", _tail(log_path))
+                    if name not in by_name or name in results:
+                        continue
+                    if ev["event"] == "start":
+                        running = name
+                    elif ev["event"] == "end" and type(ev.get("passed")) is bool:
+                        message = ev.get("message") if type(ev.get("message")) is str else ""
+                        kind = ev.get("kind") if type(ev.get("kind")) is str else ""
+                        results[name] = CheckResult(name, by_name[name].points, ev["passed"], message, kind)
+                        running = None
+                if len(results) == len(by_name):
+                    break
+                if running is not None:  # the judge died in the middle of a check
+                    how = "ran past its time" if killed else f"ended (code {proc.returncode})"
+                    fail(running, f"the grading process {how} during this check: does your code signal or "
+                                  "kill other processes?", "crash")  # fmt: skip
+                elif len(results) == done_before:
+                    raise GraderError(f"the grader's judge {'ran past its time' if killed else 'ended'} "
+                                      "before grading any check", _tail(log_path))  # fmt: skip
+    checks = [results[c.name] for c in stage.checks]
+    _explain(stage, checks)
+    if any(c.kind == INTERNAL for c in checks):
+        first = next(c for c in checks if c.kind == INTERNAL)
+        raise GraderError(f"the grader could not grade {stage.id}: {first.message}", first.message)
+    return StageResult(stage.id, str(tree), checks, time.perf_counter() - start, seed)
+
+
+def _explain(stage: Stage, checks: list[CheckResult]) -> None:
+    """Add the lesson's idea and the hint; an import failure is told once, on the first check."""
+    first_import = next((c for c in checks if c.kind == "import"), None)
+    for check, res in zip(stage.checks, checks):
+        if res.passed:
+            continue
+        if res.kind == "import":
+            if res is not first_import:
+                res.message = f"not run: {stage.package} could not be imported (see {first_import.name} above)"
+            continue
+        res.message = f"{res.message}\n  lesson: {check.idea}\n  hint: {check.hint}"
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(no output)"

@@ -1,0 +1,278 @@
+"""The judge's side of the worker: start it, send it probes, own its time, kill it.
+
+One `Workers` per judge process (learn/judge/plugin.py makes it at start-up, so that the worker
+imports torch while the judge does). Each probe is a round trip (learn/worker/main.py). The judge
+trusts nothing that comes back: a reply is decoded by learn/wire.py into plain data or refused.
+
+The judge owns time. A probe that does not answer by its check's deadline has its worker killed
+(with everything it started, learn/judge/reaper.py) and the check fails; the next probe gets a
+fresh worker, started at once so that it is warm by then. No signal handler in the learner's
+process is involved, so a loop that swallows signals costs one check's timeout, never more.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from learn import ROOT, wire
+from learn.judge import reaper
+from learn.worker.main import BOOT
+from learn.worker.sandbox import Limits
+
+LOG_TAIL = 2048  # bytes of the worker's output kept for a message
+MESSAGE_CAP = 2000  # characters of any sentence the worker sends
+# Never copied into a worker's tree, and hidden from it where the OS allows.
+NOT_FOR_WORKERS = ("solutions", "fixtures", "checks", "tests", ".git", ".learn", "runs", "__pycache__")
+
+
+class ProbeFailed(Exception):
+    """The check fails with this sentence. kind: probe, import, timeout, crash or internal."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Worker:
+    """One worker process and the threads that read its protocol and its log."""
+
+    def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None):
+        self.uid = uid
+        self.proc = reaper.spawn(
+            cmd, env=env, cwd=config["home"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, away from the judge's
+        )  # fmt: skip
+        self.replies: queue.Queue = queue.Queue()
+        self.log = collections.deque(maxlen=LOG_TAIL)
+        self.log_bytes = 0
+        self.imported = False
+        threading.Thread(target=self._read_replies, daemon=True).start()
+        threading.Thread(target=self._read_log, daemon=True).start()
+        self._send(config)
+
+    def _read_replies(self) -> None:
+        try:
+            while True:
+                message = wire.read_frame(self.proc.stdout.read)
+                if message is None:
+                    break
+                self.replies.put(("reply", wire.decode(message)))
+        except wire.WireError as e:
+            self.replies.put(("garbage", str(e)))
+            return
+        except (OSError, ValueError):
+            pass
+        self.replies.put(("ended", None))
+
+    def _read_log(self) -> None:
+        try:
+            while chunk := self.proc.stderr.read1(65536):
+                self.log.extend(chunk)
+                self.log_bytes += len(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def _send(self, value) -> None:
+        """Write a request without ever blocking the judge: a worker that stops reading is killed."""
+
+        def write():
+            try:
+                self.proc.stdin.write(wire.frame(wire.encode(value)))
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                pass  # it died; the reader reports that
+
+        threading.Thread(target=write, daemon=True).start()
+
+    def request(self, value, deadline: float, on_event=None) -> dict:
+        """Send `value`; the worker's reply (a dict). Raises ProbeFailed on timeout, death or garbage."""
+        if value is not None:
+            self._send(value)
+        while True:
+            try:
+                kind, reply = self.replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise ProbeFailed("timeout", "timeout") from None
+            if kind == "ended":
+                raise ProbeFailed(self.death(), "crash")
+            if kind == "garbage":
+                raise ProbeFailed(f"the process running your code sent malformed data ({reply})", "crash")
+            if type(reply) is not dict:
+                raise ProbeFailed("the process running your code sent a reply that is not a message", "crash")
+            if reply.get("event") == "imported":
+                self.imported = True
+            elif "event" in reply:
+                if on_event is not None:
+                    on_event(reply)
+            else:
+                return reply
+
+    def death(self) -> str:
+        """How the worker ended, in one sentence, with the tail of what it printed."""
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            how = "closed its connection to the grader"
+        elif code < 0:
+            how = {
+                signal.SIGKILL: "was killed (out of memory, or killed by your code)",
+                getattr(signal, "SIGXCPU", -1): "used up its CPU time limit",
+                getattr(signal, "SIGXFSZ", -1): "wrote a file over the size limit",
+                signal.SIGSEGV: "crashed (segmentation fault)",
+            }.get(-code, f"was ended by signal {-code}")
+        else:
+            how = f"exited with code {code}: does your code call os._exit or sys.exit?"
+        tail = self.log_tail()
+        return f"the process running your code {how}" + (f"\n  its last output:\n{tail}" if tail else "")
+
+    def log_tail(self) -> str:
+        text = bytes(self.log).decode("utf-8", errors="replace").strip()
+        lines = text.splitlines()[-12:]
+        cut = "    ...\n" if self.log_bytes > len(self.log) or len(text.splitlines()) > 12 else ""
+        return cut + "\n".join("    " + line[:200] for line in lines) if lines else ""
+
+    def kill(self) -> None:
+        reaper.kill(self.proc, self.uid)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class Workers:
+    """The judge's workers over one tree and stage: at most one alive, restarted after a failure."""
+
+    def __init__(self, package: str, tree: Path, limits: Limits):
+        self.package = package
+        self.uid = reaper.worker_uid()
+        self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-"))
+        self.view, self.tree, self.home = self.dir / "view", self.dir / "tree", self.dir / "home"
+        shutil.copytree(ROOT / "learn", self.view / "learn", ignore=shutil.ignore_patterns("__pycache__"))
+        checks = ROOT / "checks" / package
+        shutil.copytree(checks, self.view / "checks" / package, ignore=shutil.ignore_patterns("__pycache__"))
+        _copy_tree(tree, self.tree)
+        self.home.mkdir()
+        if self.uid is not None:
+            _chown_all(self.dir, self.uid)
+        self.config = {
+            "tree": str(self.tree),
+            "package": package,
+            "checks": [str(self.view / "checks" / package / p.name) for p in sorted(checks.glob("test_*.py"))],
+            "limits": asdict(limits),
+            "hide": _hidden(tree),
+            "uid": self.uid,
+            "home": str(self.home),
+        }
+        self.import_failure: str | None = None
+        self.current: Worker | None = None
+        self.ready_info: dict = {}
+        self._start()
+
+    def _start(self) -> None:
+        cmd = [sys.executable, "-E", "-P", "-B", *(["-s"] if self.uid is not None else []), "-c", BOOT, str(self.view)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # tiny tensors: threads only cost here
+        self.current = Worker(cmd, env, self.config, self.uid)
+        self._waiting_ready = True
+
+    def run(self, probe, kwargs: dict, seconds: float, on_event=None):
+        """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed."""
+        if self.import_failure is not None:
+            raise ProbeFailed(f"could not run: {self.import_failure}", "import")
+        file, name = Path(probe.__code__.co_filename), probe.__name__
+        if probe.__qualname__ != name or file.parent != ROOT / "checks" / self.package:
+            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/{self.package}", "internal")
+        if self.current is None:
+            self._start()
+        worker = self.current
+        if self._waiting_ready:  # start-up is ours: it is not counted in the check's time
+            self._await_ready(worker)
+        request = {"probe": [str(self.view / "checks" / self.package / file.name), name], "kwargs": kwargs}
+        try:
+            reply = worker.request(request, time.monotonic() + seconds, on_event)
+        except ProbeFailed as e:
+            self._restart()
+            if not worker.imported:  # it never got past importing the package: so will every check
+                self.import_failure = _import_sentence(self.package, seconds, e)
+                raise ProbeFailed(self.import_failure, "import") from None
+            if e.kind == "timeout":
+                raise ProbeFailed(f"your code did not finish within {seconds:g} s: is a loop in it never ending?", "timeout") from None
+            raise
+        if "result" in reply:
+            return reply["result"]
+        message = str(reply.get("error", "the process running your code sent no answer"))[:MESSAGE_CAP]
+        if reply.get("kind") == "import":
+            self.import_failure = message
+            raise ProbeFailed(message, "import")
+        raise ProbeFailed(message, "probe")
+
+    def _await_ready(self, worker: Worker, seconds: float = 120) -> None:
+        try:
+            ready = worker.request(None, time.monotonic() + seconds)
+        except ProbeFailed as e:
+            self._restart()
+            raise ProbeFailed(f"the grader could not start a worker ({e.kind}): {e}", "internal") from None
+        self.ready_info, self._waiting_ready = ready, False
+
+    def _restart(self) -> None:
+        """Kill the current worker and everything it started; start the next one now (it warms up)."""
+        if self.current is not None:
+            self.current.kill()
+        self.current = None
+        self._start()
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.kill()
+            self.current = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _import_sentence(package: str, seconds: float, e: ProbeFailed) -> str:
+    if e.kind == "timeout":
+        return f"importing {package} did not finish within {seconds:g} s: does your module loop forever at import?"
+    return f"importing {package} ended the process running it: {e}"
+
+
+def _copy_tree(src: Path, dest: Path, max_file: int = 64 * 2**20) -> None:
+    """The learner's tree without the course's own folders, big files or followed symlinks."""
+
+    def ignore(folder, names):
+        skip = {n for n in names if n in NOT_FOR_WORKERS or n.endswith(".pyc")}
+        for n in names:
+            p = os.path.join(folder, n)
+            if not os.path.islink(p) and os.path.isfile(p) and os.path.getsize(p) > max_file:
+                skip.add(n)
+        return skip
+
+    shutil.copytree(src, dest, symlinks=True, ignore=ignore)
+
+
+def _chown_all(top: Path, uid: int) -> None:
+    for folder, dirs, files in os.walk(top):
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            os.lchown(name, uid, uid)
+
+
+def _hidden(tree: Path) -> list[str]:
+    """What a worker must not see: the course's answers, and other submissions beside this tree."""
+    paths = [ROOT / name for name in ("solutions", "fixtures", "tests", ".learn")]
+    parent = Path(tree).resolve().parent
+    python = Path(sys.prefix).resolve()
+    if parent != ROOT and not python.is_relative_to(parent):  # a folder of submissions, say
+        paths.append(parent)
+    return [str(p) for p in paths]

@@ -1,0 +1,118 @@
+"""The worker's loop: contain this process, then answer the judge's probes one by one.
+
+The judge starts `python -E -P -B -c BOOT VIEW` (learn/judge/workers.py), where VIEW is a private
+copy of the `learn` package and the stage's check modules (no solutions, no fixtures). Frames
+(learn/wire.py) travel on the original stdin and stdout; fd 1 and fd 2 are then pointed at the
+log pipe, so that whatever the learner prints never mixes with the protocol.
+
+    judge -> worker   {"tree", "package", "checks", "limits", "hide", "uid", "home"}   once
+    worker -> judge   {"ready": [what was contained], "skipped": [what the platform refused]}
+    judge -> worker   {"probe": [check file, function name], "kwargs": {...}}   then, per probe:
+    worker -> judge   {"event": "imported"}      once, after importing the learner's package
+                      {"event": ..., ...}        any number: progress of a long probe
+                      {"result": data} | {"error": sentence, "kind": "import" | "probe"}
+
+A probe is a function `probe(learner, **kwargs)` in a check module: it calls the learner's code
+on the judge's inputs and returns plain data. Nothing it returns is trusted by the judge.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from learn import wire
+from learn.worker.sandbox import Limits, contain
+
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from learn.worker.main import main; main()"
+
+
+class Channel:
+    """The protocol, on file descriptors that the learner's prints can no longer reach."""
+
+    def __init__(self):
+        self._in = os.fdopen(os.dup(0), "rb", buffering=0)
+        self._out = os.fdopen(os.dup(1), "wb", buffering=0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(2, 1)  # print() goes to the log pipe
+        os.close(null)
+        sys.stdin = open(os.devnull)  # noqa: SIM115 (lives as long as the process)
+
+    def receive(self):
+        message = wire.read_frame(self._in.read)
+        if message is None:
+            raise SystemExit(0)  # the judge hung up
+        return wire.decode(message)
+
+    def send(self, value) -> None:
+        """Send `value`; a reply that cannot cross becomes an error that says why."""
+        try:
+            message = wire.encode(value)
+        except wire.WireError as e:
+            message = wire.encode({"error": f"your code returned something that is not plain data: {e}", "kind": "probe"})
+        self._out.write(wire.frame(message))
+
+
+class Probes:
+    """The check modules, imported from the view by file; the learner's package, imported once."""
+
+    def __init__(self, package: str, tree: str, channel: Channel):
+        self.package, self.tree, self.channel = package, tree, channel
+        self._modules: dict[str, object] = {}
+        self._learner = None
+
+    def module(self, path: str):
+        if path not in self._modules:
+            name = "learn_probes_" + Path(path).stem
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            self._modules[path] = module
+        return self._modules[path]
+
+    def learner(self):
+        if self._learner is None:
+            self._learner = importlib.import_module(self.package)
+            self.channel.send({"event": "imported"})
+        return self._learner
+
+
+def answer(probes: Probes, request: dict) -> dict:
+    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence."""
+    from learn.worker.explain import explain
+
+    path, name = request["probe"]
+    probe = getattr(probes.module(path), name)
+    try:
+        learner = probes.learner()
+    except BaseException as e:  # SystemExit and KeyboardInterrupt included: the learner's doing
+        return {"error": f"importing {probes.package} failed: {explain(e)}", "kind": "import"}
+    try:
+        value = probe(learner, **request["kwargs"])
+    except AssertionError as e:  # a probe's own expect(): what is wrong, in the check's words
+        return {"error": str(e) or "an assertion failed", "kind": "probe"}
+    except BaseException as e:
+        return {"error": explain(e), "kind": "probe"}
+    return {"result": value}
+
+
+def main() -> None:
+    channel = Channel()
+    config = channel.receive()
+    limits = Limits(**config["limits"])
+    done = contain(limits, config["hide"], config["uid"], config["home"])
+    os.chdir(config["tree"])
+    os.environ["LEARN_TREE"] = config["tree"]  # to name the learner's own files in messages
+    sys.path.insert(0, config["tree"])  # the learner's packages come first, as a learner expects
+    probes = Probes(config["package"], config["tree"], channel)
+    for path in config["checks"]:  # torch and the oracles' imports, while the judge starts too
+        probes.module(path)
+    channel.send({"ready": done.applied, "skipped": done.skipped})
+    while True:
+        request = channel.receive()
+        channel.send(answer(probes, request))
