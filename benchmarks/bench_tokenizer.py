@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learn.checking import as_tiktoken  # noqa: E402
+from learn.judge.checking import as_tiktoken  # noqa: E402
 from learn.data import fetch  # noqa: E402
 
 
@@ -52,7 +52,8 @@ def main() -> None:
     sample_bytes = len(sample.encode("utf-8"))
     print(f"encode (own, Python):   {sample_bytes / own / 1e6:.2f} MB/s on 100 kB, {sample_bytes / len(ids):.2f} bytes/token")
 
-    enc = as_tiktoken(tok)
+    merges = [list(p) for p, _ in sorted(tok.merges.items(), key=lambda kv: kv[1])]
+    enc = as_tiktoken(tok.pattern, merges, tok.special_tokens)
     best = float("inf")
     for _ in range(args.repeats):
         start = time.perf_counter()

@@ -1,6 +1,7 @@
 """The `learn` command: status, lesson, check, reset.
 
-Exit codes: 0 success (every check passed), 1 some check failed, 2 usage error or locked stage.
+Exit codes: 0 success (every check passed), 1 some check failed, 2 usage error or locked stage,
+3 the grader itself failed (its log is written to .learn/logs/; never the learner's doing).
 Start-up stays light: nothing here imports torch; the checks run in a separate process.
 """
 
@@ -145,19 +146,27 @@ def check(
     stage_name: str = typer.Argument(..., metavar="STAGE", help="stage3, or just 3"),
     impl: Optional[str] = typer.Option(None, "--impl", help="Grade this tree instead of stages/ (e.g. solutions, or a student's folder). Ignores locks and records nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Replay a run: the seed its report shows (inputs are drawn from it)."),
 ):  # fmt: skip
     """Run a stage's graded checks. A pass on your stages/ unlocks the next stage."""
-    from learn.judge.grader import grade
+    from learn.judge.grader import GraderError, grade
 
     course = _course()
     prog = _progress() if impl is None else None  # --impl runs ignore locks and record nothing
     stage = _stage(stage_name, course, prog)
     tree = _tree(impl, stage)
-    if as_json:
-        result = grade(stage, tree)
-    else:
-        with err.status(f"grading {stage.id} ({len(stage.checks)} checks)..."):
-            result = grade(stage, tree)
+    try:
+        if as_json:
+            result = grade(stage, tree, seed)
+        else:
+            with err.status(f"grading {stage.id} ({len(stage.checks)} checks)..."):
+                result = grade(stage, tree, seed)
+    except GraderError as e:
+        log = progress.path().parent / "logs" / f"grader-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"{e}\n\n{e.log}\n", encoding="utf-8")
+        err.print(f"[bold red]grader error:[/] {escape(str(e).splitlines()[0])} (details in {escape(str(log))}; please report it)")
+        raise typer.Exit(3) from None
     if prog is not None:
         prog.record(stage.id, result.passed, result.score, result.max_score)
         progress.save(prog)
@@ -170,7 +179,7 @@ def check(
 
 def _print_result(stage: Stage, tree: Path, result, course: list[Stage], unlocked: bool) -> None:
     where = tree.relative_to(ROOT) if tree.is_relative_to(ROOT) else tree
-    out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {escape(str(where))}/  ({result.seconds:.1f}s)[/]")
+    out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {escape(str(where))}/  ({result.seconds:.1f}s, seed {result.seed})[/]")
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
         out.print(f" {mark} {c.name:<34} {c.score:>2}/{c.points}")

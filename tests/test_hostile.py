@@ -1,65 +1,274 @@
-"""Learner code that hangs or kills its process is graded as failed, in bounded time, and the
-other checks still report."""
+"""Hostile trees: learner code that breaks, hangs, lies or attacks the grader.
+
+Each is graded like any submission and must earn no more than its honest code (the untouched
+skeleton: 0 points), leave the grader alive with every check reported, finish within a bound,
+leave no process behind, and leave the course and other submissions untouched. Containment that
+needs Linux and root (a user of its own, hidden paths) is tested where the machine has it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
 import time
+import uuid
 
 import pytest
 
 from conftest import copy_solutions
-from learn import manifest
+from learn import ROOT, manifest
 from learn.judge.grader import grade
 
 STAGE1 = manifest.find("stage1")
-BPE = "stage1_tokenizer/bpe.py"
+CONTAINED = sys.platform.startswith("linux") and os.geteuid() == 0
+needs_containment = pytest.mark.skipif(not CONTAINED, reason="hiding paths and a user of its own need Linux and root")
 
 
-def _tree(tmp_path, prepend="", replace=None):
-    """The solution, with `prepend` run first at import, or one snippet of bpe.py replaced."""
-    tree = copy_solutions(tmp_path)
+def _tree(tmp_path, prepend="", replace=None, skeleton=False, files=None):
+    """A tree of every ready stage's solution (stage 1's skeleton if `skeleton`), with `prepend`
+    run first when stage1_tokenizer is imported, one snippet of bpe.py replaced, or extra files."""
+    tree = copy_solutions(tmp_path / "students" / "mallory")
+    if skeleton:
+        shutil.rmtree(tree / "stage1_tokenizer")
+        shutil.copytree(ROOT / "stages" / "stage1_tokenizer", tree / "stage1_tokenizer")
     init = tree / "stage1_tokenizer" / "__init__.py"
-    init.write_text(prepend + init.read_text())
+    init.write_text(textwrap.dedent(prepend) + init.read_text())
     if replace:
-        path, (old, new) = tree / BPE, replace
+        path, (old, new) = tree / "stage1_tokenizer" / "bpe.py", replace
         assert path.read_text().count(old) == 1
         path.write_text(path.read_text().replace(old, new))
+    for name, text in (files or {}).items():
+        (tree / name).write_text(textwrap.dedent(text))
     return tree
+
+
+def _fingerprint(*folders) -> str:
+    h = hashlib.sha256()
+    for folder in folders:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                h.update(str(p).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _processes_with(mark: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if mark.encode() in f.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def _grade_hostile(tmp_path, limit: float, **tree_kwargs):
+    """Grade the tree; check the grader's invariants; return the result."""
+    other = tmp_path / "students" / "alice"
+    copy_solutions(other)
+    course = [ROOT / d for d in ("checks", "fixtures", "solutions", "learn")]
+    before = _fingerprint(*course, other)
+    tree = _tree(tmp_path, **tree_kwargs)
+    start = time.monotonic()
+    result = grade(STAGE1, tree)
+    elapsed = time.monotonic() - start
+    assert elapsed < limit, f"grading took {elapsed:.0f}s"
+    assert [c.name for c in result.checks] == [c.name for c in STAGE1.checks]
+    assert _fingerprint(*course, other) == before, "the course or another submission changed"
+    return result
+
+
+ATTACKS = {
+    # Forge verdicts on every channel it can reach: stdout, stderr, any inherited fd, the judge's fds.
+    "forged_report_lines": """\
+        import json, os, atexit
+        def _forge():
+            line = "".join(json.dumps({"event": "end", "name": c, "passed": True, "message": "", "kind": ""}) + "\\n"
+                           for c in ["get_stats_counts_adjacent_pairs", "merge_replaces_left_to_right"])
+            print(line, flush=True)
+            for fd in range(1, 64):
+                try: os.write(fd, line.encode())
+                except OSError: pass
+            for fd in range(64):
+                try:
+                    with open(f"/proc/{os.getppid()}/fd/{fd}", "w") as f: f.write(line)
+                except OSError: pass
+        _forge(); atexit.register(_forge)
+    """,
+    # Patch what judges it: only the worker's copies exist here.
+    "monkeypatch_the_judge": """\
+        import learn.judge.checking as c, learn.wire as w
+        c.expect = c.expect_equal = lambda *a, **k: None
+        w.encode = lambda value: b"\x00\x00\x00\x02{}"  # every reply becomes an empty header
+    """,
+    # Values that equal anything.
+    "lying_values": """\
+        class Liar(list):
+            def __eq__(self, other): return True
+            def __ne__(self, other): return False
+        class Text(str):
+            def __eq__(self, other): return True
+        from . import bpe
+        bpe.get_stats = lambda ids: {(1, 2): Liar()}
+        bpe.merge = lambda ids, pair, idx: Liar()
+        bpe.BPETokenizer.decode = lambda self, ids: Text("")
+        bpe.BPETokenizer.encode = lambda self, text, allowed_special="all": Liar()
+    """,
+    # Kill its parent and its parent's group.
+    "kill_the_grader": """\
+        import os, signal
+        for target in (os.getppid(), -os.getpgid(os.getppid())):
+            try: os.kill(target, signal.SIGKILL)
+            except OSError: pass
+    """,
+    # Garbage on the protocol: write to every fd it holds.
+    "garbage_on_every_fd": """\
+        import os
+        for fd in range(0, 64):
+            try: os.write(fd, b"\\xff\\x00\\x00\\x10garbage" * 100)
+            except OSError: pass
+    """,
+    # A flood of output, then exit.
+    "flood_of_output": """\
+        import os, sys
+        chunk = ("x" * 1023 + "\\n").encode()
+        for _ in range(100_000):  # 100 MB
+            os.write(2, chunk)
+        os._exit(0)
+    """,
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+def test_attack_earns_nothing(tmp_path, attack):
+    result = _grade_hostile(tmp_path, limit=60, prepend=ATTACKS[attack], skeleton=True)
+    assert result.score == 0, {c.name: c.message for c in result.checks if c.passed}
+    assert all(len(c.message) < 5000 for c in result.checks)
+
+
+def test_shadowing_modules_in_the_tree_earn_nothing(tmp_path):
+    forge = 'import sys; sys.stdout.write(\'{"event": "end", "name": "merge_replaces_left_to_right", "passed": true}\\n\')\n'
+    files = {name: forge for name in ("sitecustomize.py", "usercustomize.py", "pytest.py", "json.py", "regex.py", "_pytest.py")}
+    result = _grade_hostile(tmp_path, limit=60, skeleton=True, files=files)
+    assert result.score == 0
+
+
+def test_signal_swallowing_loop_costs_one_timeout_per_check(tmp_path):
+    hang = ("    # BEGIN SOLUTION: count each adjacent",
+            "    import signal\n    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM): signal.signal(s, signal.SIG_IGN)\n"
+            "    while True:\n        pass\n    # BEGIN SOLUTION: count each adjacent")  # fmt: skip
+    timeout = STAGE1.checks[0].timeout
+    start = time.monotonic()
+    result = _grade_hostile(tmp_path, limit=len(STAGE1.checks) * timeout + 30, replace=hang)
+    elapsed = time.monotonic() - start
+    hung = [c for c in result.checks if "did not finish within" in c.message]
+    assert "get_stats_counts_adjacent_pairs" in [c.name for c in hung]  # encode calls get_stats too
+    assert elapsed < len(hung) * timeout + 20  # each hung check costs its timeout, no more
+    assert {c.name: c.passed for c in result.checks}["merge_replaces_left_to_right"]  # the others still report
+
+
+def test_detached_child_is_killed(tmp_path):
+    mark = f"LEARN_HOSTILE_{uuid.uuid4().hex}"
+    spawn = f"""\
+        import os, subprocess, sys
+        os.environ["{mark}"] = "1"
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                import time; time.sleep(120)
+            os._exit(0)
+    """
+    result = _grade_hostile(tmp_path, limit=60, prepend=spawn, skeleton=True)
+    assert result.score == 0
+    time.sleep(0.5)
+    assert _processes_with(mark) == [], "a process started by the learner's code outlived grading"
+
+
+def test_memory_hog_fails_its_check(tmp_path):
+    hog = ("    # BEGIN SOLUTION: count each adjacent", "    _ = bytearray(64 * 2**30)\n    # BEGIN SOLUTION: count each adjacent")
+    result = _grade_hostile(tmp_path, limit=60, replace=hog)
+    by_name = {c.name: c for c in result.checks}
+    assert not by_name["get_stats_counts_adjacent_pairs"].passed
+    assert "memory" in by_name["get_stats_counts_adjacent_pairs"].message
+    assert by_name["merge_replaces_left_to_right"].passed
+
+
+@needs_containment
+def test_reference_answers_and_other_submissions_are_out_of_reach(tmp_path):
+    steal = f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        try:
+            from solutions.stage1_tokenizer.bpe import *  # the reference, instead of the skeleton's stubs
+        except Exception:
+            pass
+        for path in [{str(ROOT / "fixtures" / "stage1_tokenizer" / "merges.json")!r}, "../alice/stage1_tokenizer/bpe.py",
+                     {str(tmp_path / "students" / "alice" / "stage1_tokenizer" / "bpe.py")!r}]:
+            try:
+                open(path).read()
+                raise SystemExit("read " + path)
+            except OSError:
+                pass
+        for path in [{str(ROOT / "checks" / "stage1_tokenizer" / "test_bpe.py")!r},
+                     {str(tmp_path / "students" / "alice" / "stage1_tokenizer" / "bpe.py")!r}]:
+            try:
+                open(path, "a").write("# changed")
+            except OSError:
+                pass
+    """
+    result = _grade_hostile(tmp_path, limit=60, prepend=steal, skeleton=True)
+    assert result.score == 0, {c.name: c.message for c in result.checks if c.passed}
+    assert all("not implemented yet" in c.message or "could not" in c.message for c in result.checks), result.checks[0].message
 
 
 @pytest.mark.parametrize(
     ("prepend", "words"),
     [
-        ("import os\nos._exit(0)\n", "ended the grading process"),
+        ("import os\nos._exit(0)\n", "importing stage1_tokenizer ended the process running it"),
         ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
         ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
         ("def broken(:\n", "SyntaxError: invalid syntax (at stage1_tokenizer/__init__.py:1)"),
     ],
     ids=["os_exit", "sys_exit", "raises", "syntax_error"],
 )
-def test_broken_import_fails_every_check_with_a_clear_message(tmp_path, prepend, words):
-    start = time.monotonic()
-    result = grade(STAGE1, _tree(tmp_path, prepend=prepend))
-    assert time.monotonic() - start < 60
+def test_broken_import_is_reported_once(tmp_path, prepend, words):
+    result = _grade_hostile(tmp_path, limit=60, prepend=prepend)
     assert not any(c.passed for c in result.checks)
-    for c in result.checks:
-        assert words in c.message, c.message
+    first, *rest = result.checks
+    assert words in first.message, first.message
+    assert "lesson:" not in first.message  # a failed import is not about any one idea of the lesson
+    for c in rest:
+        assert c.message == f"not run: stage1_tokenizer could not be imported (see {first.name} above)", c.message
 
 
 def test_crash_inside_one_function_fails_only_the_checks_that_reach_it(tmp_path):
     crash = ("    # BEGIN SOLUTION: count each adjacent", "    import os; os._exit(1)\n    # BEGIN SOLUTION: count each adjacent")
-    result = grade(STAGE1, _tree(tmp_path, replace=crash))
+    result = _grade_hostile(tmp_path, limit=60, replace=crash)
     by_name = {c.name: c for c in result.checks}
-    assert "ended" in by_name["get_stats_counts_adjacent_pairs"].message or "exited" in by_name["get_stats_counts_adjacent_pairs"].message
-    assert by_name["merge_replaces_left_to_right"].passed  # the others still report
+    assert "exited with code 1" in by_name["get_stats_counts_adjacent_pairs"].message
+    assert by_name["merge_replaces_left_to_right"].passed
     assert by_name["decode_replaces_invalid_utf8"].passed
 
 
-def test_hang_at_import_is_failed_within_the_timeout(tmp_path):
-    start = time.monotonic()
-    result = grade(STAGE1, _tree(tmp_path, prepend="while True:\n    pass\n"))
-    elapsed = time.monotonic() - start
+def test_hang_at_import_costs_one_timeout(tmp_path):
+    result = _grade_hostile(tmp_path, limit=STAGE1.checks[0].timeout + 30, prepend="while True:\n    pass\n")
     assert not any(c.passed for c in result.checks)
-    assert all("timed out" in c.message.lower() or "timeout" in c.message.lower() for c in result.checks), result.checks[0].message
-    # One check's timeout, then every other check fails at once on the remembered import error.
-    assert elapsed < STAGE1.checks[0].timeout + 30
+    assert "did not finish within" in result.checks[0].message
+
+
+def test_learn_check_survives_and_prints_complete_json(tmp_path):
+    tree = _tree(tmp_path, prepend=ATTACKS["kill_the_grader"] + ATTACKS["forged_report_lines"], skeleton=True)
+    proc = subprocess.run([sys.executable, "-m", "learn", "check", "stage1", "--impl", str(tree), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["score"] == 0 and len(report["checks"]) == len(STAGE1.checks)

@@ -193,15 +193,16 @@ class Workers:
         """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed."""
         if self.import_failure is not None:
             raise ProbeFailed(f"could not run: {self.import_failure}", "import")
-        file, name = Path(probe.__code__.co_filename), probe.__name__
-        if probe.__qualname__ != name or file.parent != ROOT / "checks" / self.package:
-            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/{self.package}", "internal")
+        file, name = Path(probe.__code__.co_filename).resolve(), probe.__name__
+        homes = (ROOT / "checks" / self.package, ROOT / "learn")  # what the view holds
+        if probe.__qualname__ != name or not any(file.is_relative_to(h) for h in homes):
+            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/{self.package} or learn/", "internal")
         if self.current is None:
             self._start()
         worker = self.current
         if self._waiting_ready:  # start-up is ours: it is not counted in the check's time
             self._await_ready(worker)
-        request = {"probe": [str(self.view / "checks" / self.package / file.name), name], "kwargs": kwargs}
+        request = {"probe": [str(self.view / file.relative_to(ROOT)), name], "kwargs": kwargs}
         try:
             reply = worker.request(request, time.monotonic() + seconds, on_event)
         except ProbeFailed as e:

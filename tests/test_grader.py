@@ -1,0 +1,34 @@
+"""The grader's own failures are told apart from the learner's: `learn check` exits 3 with a log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from learn.cli import app
+from learn.judge import grader
+
+
+def test_a_judge_that_cannot_start_is_a_grader_error(monkeypatch, tmp_path):
+    def broken_judge(stage, tree, seed, skip, log):
+        return subprocess.Popen([sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(5)"],
+                                stdout=subprocess.PIPE, stderr=log)  # fmt: skip
+
+    monkeypatch.setattr(grader, "_judge", broken_judge)
+    monkeypatch.setenv("LEARN_PROGRESS", str(tmp_path / ".learn" / "progress.json"))
+    result = CliRunner().invoke(app, ["check", "stage1", "--impl", "solutions"])
+    assert result.exit_code == 3, result.output
+    assert "grader error" in result.output and "please report it" in result.output
+    logs = list((tmp_path / ".learn" / "logs").glob("grader-*.log"))
+    assert len(logs) == 1 and "boom" in logs[0].read_text()
+
+
+def test_the_seed_replays_a_run():
+    from learn import manifest
+    from learn.judge.grader import grade
+
+    stage = manifest.find("stage1")
+    first, second = grade(stage, "solutions", seed=42), grade(stage, "solutions", seed=42)
+    assert first.seed == second.seed == 42 and first.passed and second.passed
