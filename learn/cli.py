@@ -258,28 +258,48 @@ def gradebook(
     def result(student: Path, stage: Stage) -> dict:
         if not (student / stage.package).is_dir():  # missing: 0, without starting a process
             return {"stage": stage.id, "score": 0, "max_score": stage.max_score, "missing": True}
-        return grade(stage, student).to_json()
+        try:
+            return grade(stage, student).to_json()
+        except Exception as e:  # the grader's own failure: this student still gets a row, marked
+            return {"stage": stage.id, "score": 0, "max_score": stage.max_score, "grader_error": str(e).splitlines()[0]}
 
+    def row(student: Path) -> list:
+        got = [results[(student.name, s.id)] for s in stages]
+        note = "; ".join(f"{r['stage']}: grader error: {r['grader_error']}" for r in got if "grader_error" in r)
+        return [student.name, *(r["score"] for r in got), sum(r["score"] for r in got), note]
+
+    columns = ["student", *(s.id for s in stages), "total", "note"]
     results: dict[tuple[str, str], dict] = {}
-    with Progress(console=err, transient=True) as bar, ThreadPoolExecutor(jobs) as pool:
-        task = bar.add_task(f"grading {len(students)} submissions", total=len(students) * len(stages))
-        futures = {pool.submit(result, st, sg): (st.name, sg.id) for st in students for sg in stages}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.advance(task)
+    left = {st.name: len(stages) for st in students}
+    # Rows are appended as each student's grading ends, so that a run stopped midway keeps them;
+    # the finished CSV is then rewritten in student order, atomically.
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        with Progress(console=err, transient=True) as bar, ThreadPoolExecutor(jobs) as pool:
+            task = bar.add_task(f"grading {len(students)} submissions", total=len(students) * len(stages))
+            futures = {pool.submit(result, st, sg): (st, sg) for st in students for sg in stages}
+            for future in as_completed(futures):
+                student, stage = futures[future]
+                results[(student.name, stage.id)] = future.result()
+                left[student.name] -= 1
+                if left[student.name] == 0:
+                    writer.writerow(row(student))
+                    f.flush()
+                bar.advance(task)
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([columns, *(row(st) for st in students)])
+    tmp.replace(csv_path)
 
     header = ["student", *(f"{s.id} (/{s.max_score})" for s in stages), f"total (/{sum(s.max_score for s in stages)})"]
     table = Table(*header, title="Gradebook")
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *(s.id for s in stages), "total"])
-        for st in students:
-            row = [results[(st.name, s.id)]["score"] for s in stages]
-            writer.writerow([st.name, *row, sum(row)])
-            table.add_row(st.name, *map(str, row), str(sum(row)))
-            if details is not None:
-                report = {"student": st.name, "stages": [results[(st.name, s.id)] for s in stages]}
-                (details / f"{st.name}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    for st in students:
+        name, *scores, _note = row(st)
+        table.add_row(name, *map(str, scores))
+        if details is not None:
+            report = {"student": st.name, "stages": [results[(st.name, s.id)] for s in stages]}
+            (details / f"{st.name}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     out.print(table)
     out.print(f"wrote {csv_path}" + (f" and one report per student in {details}" if details else ""))
 

@@ -34,3 +34,23 @@ def test_gradebook_of_a_missing_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "no such folder" in result.output
+
+
+def test_every_student_gets_a_row_whatever_their_code_does(tmp_path):
+    subs = tmp_path / "submissions"
+    copy_solutions(subs / "ada")
+    mallory = subs / "mallory" / "stage1_tokenizer"
+    shutil.copytree(ROOT / "stages" / "stage1_tokenizer", mallory)
+    # Kill the grader's processes, then the whole group of the parent's parent.
+    (mallory / "__init__.py").write_text(
+        "import os, signal\n"
+        "for pid in (os.getppid(), os.getpgid(0)):\n"
+        "    try: os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError: pass\n" + (mallory / "__init__.py").read_text()
+    )
+    out = tmp_path / "grades.csv"
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"ada", "mallory"} and rows["mallory"]["total"] == "0"
+    assert int(rows["ada"]["total"]) == sum(s.max_score for s in manifest.load() if s.ready)

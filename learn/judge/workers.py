@@ -128,7 +128,7 @@ class Worker:
             how = "closed its connection to the grader"
         elif code < 0:
             how = {
-                signal.SIGKILL: "was killed (out of memory, or killed by your code)",
+                getattr(signal, "SIGKILL", -1): "was killed (out of memory, or killed by your code)",
                 getattr(signal, "SIGXCPU", -1): "used up its CPU time limit",
                 getattr(signal, "SIGXFSZ", -1): "wrote a file over the size limit",
                 signal.SIGSEGV: "crashed (segmentation fault)",
@@ -253,7 +253,8 @@ def _copy_tree(src: Path, dest: Path, max_file: int = 64 * 2**20) -> None:
     """The learner's tree without the course's own folders, big files or followed symlinks."""
 
     def ignore(folder, names):
-        skip = {n for n in names if n in NOT_FOR_WORKERS or n.endswith(".pyc")}
+        top = os.path.samefile(folder, src)
+        skip = {n for n in names if (top and n in NOT_FOR_WORKERS) or n == "__pycache__" or n.endswith(".pyc")}
         for n in names:
             p = os.path.join(folder, n)
             if not os.path.islink(p) and os.path.isfile(p) and os.path.getsize(p) > max_file:

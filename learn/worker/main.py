@@ -66,6 +66,10 @@ class Probes:
         self._learner = None
 
     def module(self, path: str):
+        engine = Path(__file__).resolve().parent.parent  # the view's copy of `learn`
+        if Path(path).is_relative_to(engine):  # a probe of the engine's own (learn show, say)
+            dotted = Path(path).relative_to(engine.parent).with_suffix("").as_posix().replace("/", ".")
+            return importlib.import_module(dotted)
         if path not in self._modules:
             name = "learn_probes_" + Path(path).stem
             spec = importlib.util.spec_from_file_location(name, path)
