@@ -272,3 +272,12 @@ def test_learn_check_survives_and_prints_complete_json(tmp_path):
 
     report = json.loads(proc.stdout)
     assert report["score"] == 0 and len(report["checks"]) == len(STAGE1.checks)
+
+
+def test_huge_file_fails_its_check(tmp_path):
+    big = ("    # BEGIN SOLUTION: count each adjacent",
+           "    with open('big.bin', 'wb') as f:\n        f.write(b'x' * (512 * 2**20))\n    # BEGIN SOLUTION: count each adjacent")  # fmt: skip
+    result = _grade_hostile(tmp_path, limit=60, replace=big)
+    by_name = {c.name: c for c in result.checks}
+    assert "file over the size limit" in by_name["get_stats_counts_adjacent_pairs"].message
+    assert by_name["merge_replaces_left_to_right"].passed

@@ -1,0 +1,88 @@
+"""learn/wire.py: plain data crosses exactly; nothing else crosses; garbage is refused, never run."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import pytest
+import torch
+
+from learn import wire
+
+PLAIN = [
+    None, True, False, 0, -7, 2**70, 1.5, float("nan"), float("inf"), -float("inf"), "", "héllo 🙂", b"\x00\xff",
+    [], (), {}, [1, [2, (3, "x")]], {"a": 1, 2: "b", (1, 2): [3], None: 0.5, 1.5: True},
+    torch.arange(6, dtype=torch.float32).view(2, 3), torch.tensor(3.5, dtype=torch.float64), torch.zeros(0, 4),
+    torch.tensor([True, False]), torch.randn(3, dtype=torch.bfloat16), torch.arange(4).view(2, 2).t(),
+    torch.nn.Parameter(torch.ones(2)),
+]  # fmt: skip
+
+
+def same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return type(b) is torch.Tensor and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.detach(), b)
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=lambda v: type(v).__name__)
+def test_plain_data_crosses_exactly(value):
+    assert same(value, wire.decode(wire.encode(value)))
+
+
+class Liar(list):
+    def __eq__(self, other):
+        return True
+
+
+class Lying(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [(Liar([1]), "Liar"), ([1, Liar()], "Liar"), ({"k": type("Str", (str,), {})("x")}, "Str"),
+     (torch.ones(2).as_subclass(Lying), "Lying"), (object(), "object"), ({"a": {1, 2}}, "set"),
+     (torch.ones(2, dtype=torch.complex64), "complex64"), (3j, "complex")],
+    ids=["list_subclass", "nested", "str_subclass", "tensor_subclass", "object", "set", "complex_tensor", "complex"],
+)  # fmt: skip
+def test_anything_else_is_refused_by_name(value, name):
+    with pytest.raises(wire.WireError, match=name):
+        wire.encode(value)
+
+
+def test_garbage_is_refused_never_crashes():
+    rng = random.Random(0)
+    good = wire.encode({"result": [torch.ones(3), "x", 1.5]})
+    for _ in range(2000):
+        data = bytearray(good)
+        for _ in range(rng.randrange(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            wire.decode(bytes(data))
+        except wire.WireError:
+            pass
+    for raw in [b"", b"\x00", struct.pack(">I", 99) + b"{}", struct.pack(">I", 2) + b"{}",
+                struct.pack(">I", 5) + b"NaN  ", b"\x00\x00\x00\x1c" + b'["tensor","float32",[4],0,16]']:  # fmt: skip
+        with pytest.raises(wire.WireError):
+            wire.decode(raw)
+    deep = "[" * 10_000 + "]" * 10_000
+    with pytest.raises(wire.WireError):
+        wire.decode(struct.pack(">I", len(deep)) + deep.encode())
+
+
+def test_frames_are_capped():
+    chunks = iter([struct.pack(">I", wire.MAX_MESSAGE + 1)])
+    with pytest.raises(wire.WireError, match="over"):
+        wire.read_frame(lambda n: next(chunks, b""))
