@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import traceback
 
@@ -29,6 +30,8 @@ def explain(e: BaseException, tb=None) -> str:
         return f"your code has a SyntaxError: {e.msg} (at {at}:{e.lineno})"
     if isinstance(e, SystemExit):
         return f"your code called sys.exit({e.code!r}){where(tb)}"
+    if isinstance(e, OSError) and e.errno == errno.EFBIG:
+        return f"your code wrote a file over the grader's size limit{where(tb)}"
     if isinstance(e, MemoryError):
         return f"your code ran out of memory (the grader allows a few GB){where(tb)}"
     return f"your code raised {type(e).__name__}: {_message(e)}{where(tb)}"
