@@ -85,10 +85,14 @@ class BPETokenizer:
         self.vocab: dict[int, bytes] = build_vocab({}, {})
 
     def _split_special(self, text: str, allowed: set[str] | None = None) -> list[str]:
-        """Cut text around the special tokens in `allowed` (default: all of them), keeping each
-        as a piece of its own.
+        """Cut text around the special tokens in `allowed` (default: self.special_tokens), keeping
+        each as a piece of its own.
 
         Example (special token <|endoftext|>): "hi<|endoftext|>yo" -> ["hi", "<|endoftext|>", "yo"]
+
+        Pitfall: while train() runs, self.special_tokens still holds the *old* tokens (none, for a
+        new tokenizer), so the default cuts nothing. In train, pass the new ones:
+        self._split_special(text, set(special_tokens)).
         """
         allowed = set(self.special_tokens) if allowed is None else allowed
         if not allowed:
@@ -112,12 +116,11 @@ class BPETokenizer:
         num_merges = vocab_size - 256 - len(special_tokens)
         if num_merges < 0:
             raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
-        self.special_tokens = {s: 0 for s in special_tokens}  # for _split_special; ids set below
 
         # 1. Pre-tokenize and count each distinct chunk once: a word seen 1,000 times is merged once.
         chunks: Counter[str] = Counter()
-        for part in self._split_special(text):
-            if part not in self.special_tokens:
+        for part in self._split_special(text, set(special_tokens)):
+            if part not in special_tokens:
                 chunks.update(self.compiled_pattern.findall(part))
         words = [list(chunk.encode("utf-8")) for chunk in chunks]
         freqs = list(chunks.values())

@@ -65,10 +65,14 @@ class BPETokenizer:
         self.vocab: dict[int, bytes] = build_vocab({}, {})
 
     def _split_special(self, text: str, allowed: set[str] | None = None) -> list[str]:
-        """Cut text around the special tokens in `allowed` (default: all of them), keeping each
-        as a piece of its own.
+        """Cut text around the special tokens in `allowed` (default: self.special_tokens), keeping
+        each as a piece of its own.
 
         Example (special token <|endoftext|>): "hi<|endoftext|>yo" -> ["hi", "<|endoftext|>", "yo"]
+
+        Pitfall: while train() runs, self.special_tokens still holds the *old* tokens (none, for a
+        new tokenizer), so the default cuts nothing. In train, pass the new ones:
+        self._split_special(text, set(special_tokens)).
         """
         allowed = set(self.special_tokens) if allowed is None else allowed
         if not allowed:
