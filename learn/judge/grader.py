@@ -90,12 +90,12 @@ def new_seed() -> int:
     return secrets.randbelow(10**6)
 
 
-def _judge(stage: Stage, tree: Path, seed: int, skip: set[str], log) -> subprocess.Popen:
+def _judge(stages: list[Stage], tree: Path, seed: int, skip: set[str], log) -> subprocess.Popen:
     cmd = [
-        sys.executable, "-P", "-m", "pytest", str(stage.checks_dir),
+        sys.executable, "-P", "-m", "pytest", *(str(s.checks_dir) for s in stages),
         "-p", "learn.judge.plugin", "-p", "no:cacheprovider", "-s", "-q",
         "--import-mode=importlib", "-o", "addopts=", f"--rootdir={ROOT}",
-        f"--learn-stage={stage.id}", f"--learn-tree={tree}", f"--learn-seed={seed}",
+        f"--learn-stages={','.join(s.id for s in stages)}", f"--learn-tree={tree}", f"--learn-seed={seed}",
         f"--learn-skip={','.join(sorted(skip))}",
     ]  # fmt: skip
     env = {**_environ(), "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
@@ -149,53 +149,62 @@ def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
     """Run every graded check of `stage` against `tree`; never raises for the learner's bugs.
 
     Raises GraderError when the grader itself cannot work (its log says why)."""
+    return grade_stages([stage], tree, seed)[0]
+
+
+def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None) -> list[StageResult]:
+    """Every graded check of `stages` (in course order) against `tree`, in one judge: a stage's
+    crash or timeout costs a fresh worker, not a fresh judge."""
     tree = Path(tree).resolve()
     seed = new_seed() if seed is None else seed
     start = time.perf_counter()
-    by_name = {c.name: c for c in stage.checks}
-    results: dict[str, CheckResult] = {}
+    checks = {(s.id, c.name): c for s in stages for c in s.checks}
+    results: dict[tuple[str, str], CheckResult] = {}
     reaper.guard_this_process()
 
-    def fail(name: str, message: str, kind: str) -> None:
-        results[name] = CheckResult(name, by_name[name].points, False, message, kind)
+    def record(key, passed: bool, message: str, kind: str) -> None:
+        results[key] = CheckResult(key[1], checks[key].points, passed, message, kind)
 
     with tempfile.TemporaryDirectory(prefix="learn-") as tmp:
         log_path = Path(tmp) / "judge.log"
         with open(log_path, "ab") as log:
-            while len(results) < len(by_name):
-                left = [c for c in stage.checks if c.name not in results]
-                budget = 60 + 2 * sum(c.timeout for c in left)  # start-up, our own work, the learner's time
-                proc = _judge(stage, tree, seed, set(results), log)
+            while len(results) < len(checks):
+                left = [s for s in stages if any((s.id, c.name) not in results for c in s.checks)]
+                budget = 60 + 2 * sum(c.timeout for k, c in checks.items() if k not in results)
+                proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log)
                 events, killed = _events(proc, budget)
                 done_before, running = len(results), None
                 for ev in events:
-                    name = ev.get("name")
                     if ev["event"] == "collect_error":
                         raise GraderError("the grader could not load its checks", _tail(log_path))
-                    if name not in by_name or name in results:
+                    key = (ev.get("stage"), ev.get("name"))
+                    if key not in checks or key in results:
                         continue
                     if ev["event"] == "start":
-                        running = name
+                        running = key
                     elif ev["event"] == "end" and type(ev.get("passed")) is bool:
                         message = ev.get("message") if type(ev.get("message")) is str else ""
-                        kind = ev.get("kind") if type(ev.get("kind")) is str else ""
-                        results[name] = CheckResult(name, by_name[name].points, ev["passed"], message, kind)
+                        record(key, ev["passed"], message, ev.get("kind") if type(ev.get("kind")) is str else "")
                         running = None
-                if len(results) == len(by_name):
+                if len(results) == len(checks):
                     break
                 if running is not None:  # the judge died in the middle of a check
                     how = "ran past its time" if killed else f"ended (code {proc.returncode})"
-                    fail(running, f"the grading process {how} during this check: does your code signal or "
-                                  "kill other processes?", "crash")  # fmt: skip
+                    record(running, False, f"the grading process {how} during this check: does your code signal or "
+                                           "kill other processes?", "crash")  # fmt: skip
                 elif len(results) == done_before:
                     raise GraderError(f"the grader's judge {'ran past its time' if killed else 'ended'} "
                                       "before grading any check", _tail(log_path))  # fmt: skip
-    checks = [results[c.name] for c in stage.checks]
-    _explain(stage, checks)
-    if any(c.kind == INTERNAL for c in checks):
-        first = next(c for c in checks if c.kind == INTERNAL)
-        raise GraderError(f"the grader could not grade {stage.id}: {first.message}", first.message)
-    return StageResult(stage.id, str(tree), checks, time.perf_counter() - start, seed)
+    seconds = time.perf_counter() - start
+    out = []
+    for stage in stages:
+        stage_checks = [results[(stage.id, c.name)] for c in stage.checks]
+        _explain(stage, stage_checks)
+        internal = next((c for c in stage_checks if c.kind == INTERNAL), None)
+        if internal is not None:
+            raise GraderError(f"the grader could not grade {stage.id}: {internal.message}", internal.message)
+        out.append(StageResult(stage.id, str(tree), stage_checks, seconds, seed))
+    return out
 
 
 def _explain(stage: Stage, checks: list[CheckResult]) -> None:

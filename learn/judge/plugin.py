@@ -8,8 +8,8 @@ plugin
   * starts the stage's worker at once (learn/judge/workers.py), so that it imports torch while
     pytest collects the checks,
   * gives each check its time from curriculum.toml, spent only while the learner's code runs,
-  * writes one JSON line per event: {"event": "start", "name"} then {"event": "end", "name",
-    "passed", "message", "kind"}; kind says what failed: "check" (a wrong answer), "probe" (the
+  * writes one JSON line per event: {"event": "start", "stage", "name"} then {"event": "end",
+    "stage", "name", "passed", "message", "kind"}; kind says what failed: "check" (a wrong answer), "probe" (the
     learner's code raised), "import", "timeout", "crash", "judge" (an answer the judge could not
     read), or "internal" (the grader itself could not work: never the learner's doing).
 """
@@ -32,15 +32,16 @@ MESSAGE_CAP = 4000  # characters of a check's message
 
 def pytest_addoption(parser):
     group = parser.getgroup("learn")
-    group.addoption("--learn-stage", help="the stage being graded, e.g. stage1")
+    group.addoption("--learn-stages", help="the stages being graded, in course order, e.g. stage1,stage2")
     group.addoption("--learn-tree", help="the tree whose code the worker runs")
     group.addoption("--learn-seed", type=int, default=0, help="the run's seed (inputs drawn at grading time)")
-    group.addoption("--learn-skip", default="", help="comma-separated checks already graded")
+    group.addoption("--learn-skip", default="", help="comma-separated stage:check already graded")
 
 
 _report = None
-_stage: manifest.Stage | None = None
-_workers: Workers | None = None
+_tree: Path | None = None
+_stages: dict[str, manifest.Stage] = {}  # package -> stage, for the stages being graded
+_workers: dict[str, Workers] = {}  # package -> its workers, while its checks run or are next
 
 
 def _write(**record) -> None:
@@ -50,34 +51,49 @@ def _write(**record) -> None:
 
 
 def pytest_configure(config):
-    global _report, _stage, _workers
-    stage_id = config.getoption("--learn-stage")
-    if not stage_id:
+    global _report, _tree
+    ids = config.getoption("--learn-stages")
+    if not ids:
         return
     reaper.guard_this_process()
     _report = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # pytest's own output joins stderr, the grader's log
-    _stage = manifest.find(stage_id)
+    course = manifest.load()
+    for stage_id in ids.split(","):
+        stage = manifest.find(stage_id, course)
+        _stages[stage.package] = stage
+    _tree = Path(config.getoption("--learn-tree"))
     checking._state["seed"] = config.getoption("--learn-seed")
-    limits = Limits(address_space=_stage.memory_mb * 2**20, cpu_seconds=int(sum(c.timeout for c in _stage.checks)) + 60)
-    _workers = Workers(_stage.package, Path(config.getoption("--learn-tree")), limits)
-    checking._state["workers"] = _workers
+    _start(next(iter(_stages.values())))  # at once: it imports torch while pytest collects
+
+
+def _start(stage: manifest.Stage) -> Workers:
+    if stage.package not in _workers:
+        limits = Limits(address_space=stage.memory_mb * 2**20, cpu_seconds=int(sum(c.timeout for c in stage.checks)) + 60)
+        _workers[stage.package] = Workers(stage.package, _tree, limits)
+    return _workers[stage.package]
 
 
 def pytest_unconfigure(config):
-    if _workers is not None:
-        _workers.close()
+    for workers in _workers.values():
+        workers.close()
 
 
-def _check_name(item) -> str:
-    return item.originalname.removeprefix("test_")
+def _where(item) -> tuple[manifest.Stage | None, str]:
+    """The stage of a check item (by its folder, checks/<package>/) and the check's name."""
+    return _stages.get(Path(str(item.path)).parent.name), item.originalname.removeprefix("test_")
 
 
 def pytest_collection_modifyitems(config, items):
-    if _stage is None:
+    if not _stages:
         return
     skip = set(filter(None, config.getoption("--learn-skip").split(",")))
-    items[:] = [item for item in items if _check_name(item) not in skip]
+    kept = []
+    for item in items:
+        stage, name = _where(item)
+        if stage is not None and f"{stage.id}:{name}" not in skip:
+            kept.append(item)
+    items[:] = kept
 
 
 def pytest_collectreport(report):
@@ -87,12 +103,17 @@ def pytest_collectreport(report):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    if _stage is None:
+    stage, name = _where(item)
+    if stage is None:
         return
-    name = _check_name(item)
-    check = next((c for c in _stage.checks if c.name == name), None)
-    checking._state.update(check=name, seconds=check.timeout if check else 10.0)
-    _write(event="start", name=name)
+    for package in [p for p in _workers if p != stage.package]:  # a stage done: its worker goes
+        _workers.pop(package).close()
+    check = next((c for c in stage.checks if c.name == name), None)
+    checking._state.update(workers=_start(stage), check=f"{stage.id}:{name}", seconds=check.timeout if check else 10.0)
+    following = _where(nextitem)[0] if nextitem is not None else None
+    if following is not None and following is not stage:
+        _start(following)  # the next stage's worker warms up while this check runs
+    _write(event="start", stage=stage.id, name=name)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -100,7 +121,9 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if report.when == "call" or (report.when != "call" and report.failed):
         message, kind = ("", "") if report.passed else _explain(call.excinfo)
-        _write(event="end", name=_check_name(item), passed=report.passed, message=message[:MESSAGE_CAP], kind=kind)
+        stage, name = _where(item)
+        _write(event="end", stage=stage.id if stage else "", name=name, passed=report.passed,
+               message=message[:MESSAGE_CAP], kind=kind)  # fmt: skip
     return report
 
 
