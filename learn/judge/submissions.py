@@ -1,0 +1,115 @@
+"""A class's submissions as they come: a folder of folders, or of .zip files.
+
+    find(folder, course, work) -> [Submission(name, tree, note), ...]
+
+A submission's *tree* is the folder that holds its stage packages: the submission itself, or the
+one folder inside it that does (a zip of a folder is the common layout). A submission that holds
+no stage package still gets a Submission, with tree None and a note that says so, so that it
+gets a row in every gradebook.
+
+Zips are unpacked safely into `work`: no entry may leave the target (absolute paths, `..`), no
+symlinks, at most MAX_FILES entries and MAX_BYTES unpacked (counted as written, not as declared).
+A zip that breaks a rule is refused as a whole, with a note.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from learn.manifest import Stage
+
+MAX_BYTES = 100 * 2**20
+MAX_FILES = 5_000
+
+
+@dataclass
+class Submission:
+    name: str
+    tree: Path | None  # None: nothing to grade (see note)
+    note: str = ""
+
+
+class Refused(ValueError):
+    """A zip that cannot be unpacked safely; the message says why."""
+
+
+def find(folder: Path, course: list[Stage], work: Path) -> list[Submission]:
+    """Every submission in `folder`, sorted by name; zips are unpacked under `work`."""
+    packages = {s.package for s in course}
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            found.append(_submission(entry.name, entry, packages))
+        elif entry.suffix.lower() == ".zip" and entry.is_file():
+            name = entry.stem
+            try:
+                unpacked = unzip(entry, work / name)
+            except Refused as e:
+                found.append(Submission(name, None, f"refused {entry.name}: {e}"))
+                continue
+            found.append(_submission(name, unpacked, packages))
+    return found
+
+
+def _submission(name: str, root: Path, packages: set[str]) -> Submission:
+    if any((root / p).is_dir() for p in packages):
+        return Submission(name, root)
+    inner = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink() and any((d / p).is_dir() for p in packages)]
+    if len(inner) == 1:  # the stage packages one level down: a zipped folder
+        return Submission(name, inner[0])
+    if len(inner) > 1:
+        return Submission(name, None, f"holds stage packages in {len(inner)} folders ({', '.join(d.name for d in inner)}); hand in one")
+    return Submission(name, None, "holds no stage package (e.g. stage1_tokenizer/)")
+
+
+def unzip(archive: Path, target: Path) -> Path:
+    """Unpack `archive` into `target` (created), or raise Refused and leave nothing behind."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_FILES:
+                raise Refused(f"{len(infos)} entries, over the limit of {MAX_FILES}")
+            for info in infos:
+                _check_entry(info)
+            target.mkdir(parents=True, exist_ok=False)
+            written = 0
+            for info in infos:
+                dest = target.joinpath(*PurePosixPath(info.filename).parts)
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(dest, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > MAX_BYTES:
+                            raise Refused(f"more than {MAX_BYTES // 2**20} MB unpacked")
+                        out.write(chunk)
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
+        _remove(target)
+        raise Refused(f"not a readable zip ({e})") from None
+    except Refused:
+        _remove(target)
+        raise
+    return target
+
+
+def _check_entry(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    path = PurePosixPath(name.replace("\\", "/"))
+    if not path.parts or path.is_absolute() or name.startswith(("/", "\\")) or ":" in path.parts[0]:
+        raise Refused(f"the entry {name!r} has an absolute path")
+    if ".." in path.parts:
+        raise Refused(f"the entry {name!r} leaves the folder it is unpacked into")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise Refused(f"the entry {name!r} is a symbolic link")
+
+
+def _remove(target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
