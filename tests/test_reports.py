@@ -1,0 +1,95 @@
+"""Reports for people and platforms: Gradescope's results.json, the course version, flags."""
+
+from __future__ import annotations
+
+import shutil
+
+import jsonschema
+
+from conftest import copy_solutions
+from learn import ROOT, manifest
+from learn.judge.grader import grade
+from learn.judge.reports import course_version, fingerprint, gradescope, identical_work, normalized
+
+COURSE = [s for s in manifest.load() if s.ready]
+
+# Gradescope's documented results.json (help.gradescope.com, "Autograder specifications"),
+# written as a JSON schema: the fields we write, their types and allowed values.
+GRADESCOPE_SCHEMA = {
+    "type": "object",
+    "required": ["tests"],
+    "properties": {
+        "score": {"type": "number"},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
+        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "max_score"],
+                "properties": {
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "name": {"type": "string"},
+                    "number": {"type": "string"},
+                    "output": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "leaderboard": {"type": "array"},
+    },
+    "additionalProperties": False,
+}
+
+
+def test_gradescope_results_validate_and_add_up(tmp_path):
+    stage1 = COURSE[0]
+    tree = copy_solutions(tmp_path / "tree")
+    result = grade(stage1, tree, seed=3).to_json()
+    out = gradescope([result], COURSE)
+    jsonschema.validate(out, GRADESCOPE_SCHEMA)
+    assert out["score"] == stage1.max_score
+    assert sum(t["max_score"] for t in out["tests"]) == sum(s.max_score for s in COURSE)
+    missing = [t for t in out["tests"] if t["name"].startswith(tuple(s.id + " " for s in COURSE[1:]))]
+    assert all(t["score"] == 0 and "no " in t["output"] for t in missing)
+
+
+def test_course_version_follows_the_grading_files(tmp_path):
+    for name in ("curriculum.toml", "checks", "fixtures", "learn"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / name)
+    assert course_version(tmp_path) == course_version(ROOT)
+    (tmp_path / "checks" / "stage1_tokenizer" / "test_bpe.py").write_text("# changed\n", encoding="utf-8")
+    assert course_version(tmp_path) != course_version(ROOT)
+
+
+def test_fingerprint_follows_the_stage_files(tmp_path):
+    tree = copy_solutions(tmp_path / "tree")
+    before = fingerprint(tree, COURSE)
+    (tree / "notes.txt").write_text("not graded")
+    assert fingerprint(tree, COURSE) == before
+    (tree / "stage1_tokenizer" / "bpe.py").write_text("# mine\n", encoding="utf-8")
+    assert fingerprint(tree, COURSE) != before
+
+
+def test_identical_work_is_flagged_but_untouched_skeletons_are_not(tmp_path):
+    trees = {}
+    for name in ("ada", "bob", "cy", "dee", "eve"):
+        trees[name] = tmp_path / name
+        shutil.copytree(ROOT / "stages" / "stage1_tokenizer", trees[name] / "stage1_tokenizer")
+    solution = (ROOT / "solutions" / "stage1_tokenizer" / "bpe.py").read_text(encoding="utf-8")
+    (trees["ada"] / "stage1_tokenizer" / "bpe.py").write_text(solution, encoding="utf-8")
+    (trees["bob"] / "stage1_tokenizer" / "bpe.py").write_text(solution, encoding="utf-8")
+    # Comments and blank lines added between the top-level definitions: the same program.
+    disguised = "# all my own work\n\n" + solution.replace("\n\n\n", "\n\n   \n# written by me\n\n")
+    (trees["cy"] / "stage1_tokenizer" / "bpe.py").write_text(disguised, encoding="utf-8")
+    flags = identical_work(trees, COURSE[:1], ROOT / "stages")
+    assert [f["students"] for f in flags] == [["ada", "bob", "cy"]]
+    assert flags[0]["how"] == "identical without comments and whitespace"
+    assert normalized("x = 1  # one\n") == normalized("x   =   1\n")
