@@ -12,7 +12,7 @@ from learn.judge import grader
 
 
 def test_a_judge_that_cannot_start_is_a_grader_error(monkeypatch, tmp_path):
-    def broken_judge(stages, tree, seed, skip, log):
+    def broken_judge(stages, tree, seed, skip, log, root=None):
         return subprocess.Popen([sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(5)"],
                                 stdout=subprocess.PIPE, stderr=log)  # fmt: skip
 

@@ -15,6 +15,7 @@ so that a run can be replayed (`learn check --seed`) and no answer can be stored
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -90,22 +91,22 @@ def new_seed() -> int:
     return secrets.randbelow(10**6)
 
 
-def _judge(stages: list[Stage], tree: Path, seed: int, skip: set[str], log) -> subprocess.Popen:
+def _judge(stages: list[Stage], tree: Path, seed: int, skip: set[str], log, root: Path = ROOT) -> subprocess.Popen:
+    """The judge over `stages`, with the checks, fixtures and engine of the course at `root`
+    (this checkout, or a release of it: see learn/judge/gradebook.py)."""
     cmd = [
-        sys.executable, "-P", "-m", "pytest", *(str(s.checks_dir) for s in stages),
+        sys.executable, "-P", "-m", "pytest", *(str(root / "checks" / s.package) for s in stages),
         "-p", "learn.judge.plugin", "-p", "no:cacheprovider", "-s", "-q",
-        "--import-mode=importlib", "-o", "addopts=", f"--rootdir={ROOT}",
+        "--import-mode=importlib", "-o", "addopts=", f"--rootdir={root}",
         f"--learn-stages={','.join(s.id for s in stages)}", f"--learn-tree={tree}", f"--learn-seed={seed}",
         f"--learn-skip={','.join(sorted(skip))}",
     ]  # fmt: skip
-    env = {**_environ(), "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
-    return reaper.spawn(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+    env = {**_environ(), "PYTHONPATH": str(root), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
+    return reaper.spawn(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                         start_new_session=True)  # fmt: skip
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
 
@@ -152,9 +153,10 @@ def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
     return grade_stages([stage], tree, seed)[0]
 
 
-def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None) -> list[StageResult]:
+def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root: Path = ROOT) -> list[StageResult]:
     """Every graded check of `stages` (in course order) against `tree`, in one judge: a stage's
-    crash or timeout costs a fresh worker, not a fresh judge."""
+    crash or timeout costs a fresh worker, not a fresh judge. `root`: the course whose checks
+    and fixtures judge (this checkout by default)."""
     tree = Path(tree).resolve()
     seed = new_seed() if seed is None else seed
     start = time.perf_counter()
@@ -171,7 +173,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None) -> li
             while len(results) < len(checks):
                 left = [s for s in stages if any((s.id, c.name) not in results for c in s.checks)]
                 budget = 60 + 2 * sum(c.timeout for k, c in checks.items() if k not in results)
-                proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log)
+                proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log, root)
                 events, killed = _events(proc, budget)
                 done_before, running = len(results), None
                 for ev in events:
