@@ -374,11 +374,15 @@ def test_loader_batches_have_shape_batch_by_max_length():
         batches = batch_answer(answer, what)
         shapes = [tuple(x.shape) for x, _ in batches]
         expect_equal(shapes, [(4, 256)] * (n_windows // 4), f"batch shapes (batch_size, max_length) from {what} ({n_windows} windows)")
-        # shuffle=True by default: the batches hold distinct windows of the text, in any order.
-        expected = {(tuple(x), tuple(y)) for x, y in windows(ids, 256, 128)}
-        got_rows = [(tuple(x), tuple(y)) for x, y in rows(batches)]
-        expect(set(got_rows) <= expected and len(set(got_rows)) == len(got_rows), f"the rows of the batches from {what}",
-               "distinct windows of max_length=256 ids, one every stride=128 ids", "other rows")  # fmt: skip
+        # shuffle=True by default: the inputs are distinct windows of the text, in any order.
+        starts = {tuple(x): k * 128 for k, (x, _) in enumerate(windows(ids, 256, 128))}
+        seen = set()
+        for x, _ in rows(batches):
+            x = tuple(x)
+            expect(x in starts and x not in seen, f"an input row of the batches from {what}",
+                   "one of the windows ids[0:256], ids[128:384], ... (max_length=256, stride=128), each once",
+                   "that window a second time" if x in seen else f"{len(x)} ids {short(list(x[:4]), 40)[:-1]}, ...] at no start k * 128")  # fmt: skip
+            seen.add(x)
 
 
 def test_loader_keeps_window_order_without_shuffle():
@@ -389,12 +393,12 @@ def test_loader_keeps_window_order_without_shuffle():
     got = expect_type(run(probe_loaders, cases=requests), list, "the loaders read back")
     expect_equal(len(got), len(cases), "number of loaders read back")
     for (ids, batch_size, max_length, stride), answer in zip(cases, got):
-        what = f"batch_size={batch_size}, max_length={max_length}, stride={stride}, shuffle=False, drop_last=False"
-        got_rows = rows(batch_answer(answer, f"loader with {what}"))
+        what = f"{describe(ids, max_length, stride)}, batch_size={batch_size}, shuffle=False, drop_last=False"
+        got_rows = rows(batch_answer(answer, f"loader on {what}"))
         expected = [(list(x), list(y)) for x, y in windows(ids, max_length, stride)]
-        expect_equal(len(got_rows), len(expected), f"windows in all batches ({describe(ids, max_length, stride)}, {what})")
+        expect_equal(len(got_rows), len(expected), f"windows in all batches ({what})")
         for i, (g, e) in enumerate(zip(got_rows, expected)):
-            expect_equal(g, e, f"(inputs, targets) of window {i}, in order ({describe(ids, max_length, stride)}, {what})")
+            expect_equal(g, e, f"(inputs, targets) of window {i}, in order ({what})")
 
 
 def test_drop_last_drops_the_short_batch():
@@ -433,7 +437,14 @@ def test_shuffle_permutes_the_same_windows():
         orders = []
         for seed in seeds:
             order = [(tuple(x), tuple(y)) for x, y in rows(batch_answer(next(answers), f"loader with {what}"))]
-            expect_equal(sorted(order), sorted(expected), f"the (inputs, targets) pairs with {what} (torch.manual_seed({seed})), in any order")
+            seeded = f"{what} (torch.manual_seed({seed}))"
+            expect_equal(len(order), len(expected), f"number of (inputs, targets) pairs in all batches with {seeded}")
+            for pair in order:
+                expect(pair in expected, f"an (inputs, targets) pair of the batches with {seeded}",
+                       "one of the windows of the text, whole (shuffle moves whole pairs)", short(pair))  # fmt: skip
+            missing = [pair for pair in expected if pair not in order]
+            expect(not missing, f"the (inputs, targets) pairs with {seeded}: each window once, in any order",
+                   f"also {short(missing[:1])[1:-1]}" if missing else "", "some windows twice, that one never")  # fmt: skip
             orders.append(order)
         seeds_text = ", ".join(f"({seed})" for seed in seeds)
         expect(any(order != expected for order in orders), f"window order with {what}, for torch.manual_seed{seeds_text}",

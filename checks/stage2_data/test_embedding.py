@@ -5,8 +5,8 @@ worker on the learner's GPTEmbedding and send back plain data; the checks (`test
 judge. The judge chooses the sizes (the book's, and more drawn from the run's seed), the token ids
 and the tables themselves: it draws tok_emb.weight and pos_emb.weight, the probe loads them into
 the learner's module by those names, and the judge computes tok[ids] + pos[0..T-1] from the
-tables it chose. Where a check reads the learner's own initialisation, it judges properties of it
-(shapes, a float dtype, finite, not all one value), never an answer computed from it.
+tables it chose. Where a check reads the learner's own initialisation (any is fine), it judges
+properties of it (shapes, a float dtype, finite numbers), never an answer computed from it.
 """
 
 from __future__ import annotations
@@ -35,26 +35,26 @@ def drawn_shapes(r, context):
 # ------------------------------------------------------------------------------------- probes
 
 
-def _table(emb, name, rows=None, dim=None):
-    """emb.<name>.weight, checked to be a tensor (of shape (rows, dim) when given)."""
+def _table(emb, name, call, shape=None):
+    """emb.<name>.weight, checked to be a tensor (of `shape` when given)."""
     layer = getattr(emb, name, None)
     weight = getattr(layer, "weight", None)
-    expect(isinstance(weight, torch.Tensor), f"GPTEmbedding.{name}.weight", "an nn.Embedding's weight tensor",
+    expect(isinstance(weight, torch.Tensor), f"{call}.{name}.weight", "an nn.Embedding's weight tensor",
            "no attribute " + name if layer is None else f"{type(layer).__name__} without .weight")  # fmt: skip
-    if rows is not None:
-        expect(tuple(weight.shape) == (rows, dim), f"GPTEmbedding(...).{name}.weight.shape", str((rows, dim)), str(tuple(weight.shape)))
+    if shape is not None:
+        expect(tuple(weight.shape) == shape, f"{call}.{name}.weight.shape", str(shape), str(tuple(weight.shape)))
     return weight
 
 
-def _forward(emb, ids):
+def _forward(emb, ids, call):
     try:
         with torch.no_grad():
             out = emb(ids)
     except (RuntimeError, IndexError) as e:
         shape = tuple(ids.shape)
-        expect(False, f"GPTEmbedding on ids of shape {shape} (B, T)", f"a tensor of shape (B, T, output_dim), T = {shape[1]}",
+        expect(False, f"{call} on ids of shape {shape} (B, T)", f"a tensor of shape (B, T, output_dim), T = {shape[1]}",
                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")  # fmt: skip
-    expect(isinstance(out, torch.Tensor), f"GPTEmbedding on ids of shape {tuple(ids.shape)}: type", "torch.Tensor", type(out).__name__)
+    expect(isinstance(out, torch.Tensor), f"{call} on ids of shape {tuple(ids.shape)}: type", "torch.Tensor", type(out).__name__)
     return out
 
 
@@ -63,12 +63,12 @@ def probe_init_and_shapes(learner, sizes, cases):
     registered parameters (name, shape) and its outputs on the ids of `cases` (same index)."""
     out = []
     for (vocab, dim, context), ids_list in zip(sizes, cases):
-        emb = learner.GPTEmbedding(vocab, dim, context)
+        emb, call = learner.GPTEmbedding(vocab, dim, context), f"GPTEmbedding({vocab}, {dim}, {context})"
         out.append({
-            "tok": _table(emb, "tok_emb").detach(),
-            "pos": _table(emb, "pos_emb").detach(),
+            "tok": _table(emb, "tok_emb", call).detach(),
+            "pos": _table(emb, "pos_emb", call).detach(),
             "params": [[str(name), [int(n) for n in p.shape]] for name, p in emb.named_parameters()],
-            "out": [_forward(emb, ids) for ids in ids_list],
+            "out": [_forward(emb, ids, call) for ids in ids_list],
         })  # fmt: skip
     return out
 
@@ -79,11 +79,11 @@ def probe_forward(learner, configs):
     for config in configs:
         tok, pos = config["tok"], config["pos"]
         (vocab, dim), context = tok.shape, pos.shape[0]
-        emb = learner.GPTEmbedding(vocab, dim, context)
+        emb, call = learner.GPTEmbedding(vocab, dim, context), f"GPTEmbedding({vocab}, {dim}, {context})"
         with torch.no_grad():
-            _table(emb, "tok_emb", vocab, dim).copy_(tok)
-            _table(emb, "pos_emb", context, dim).copy_(pos)
-        out.append([_forward(emb, ids) for ids in config["cases"]])
+            _table(emb, "tok_emb", call, (vocab, dim)).copy_(tok)
+            _table(emb, "pos_emb", call, (context, dim)).copy_(pos)
+        out.append([_forward(emb, ids, call) for ids in config["cases"]])
     return out
 
 
@@ -96,8 +96,6 @@ def check_table(t, name, rows, dim, call):
     expect_equal(tuple(t.shape), (rows, dim), f"{call}.{name}.weight.shape")
     expect(t.is_floating_point(), f"{call}.{name}.weight: dtype", "a float tensor (learned vectors)", str(t.dtype))
     expect(bool(torch.isfinite(t).all()), f"{call}.{name}.weight: values", "finite numbers", "NaN or inf")
-    expect(rows < 2 or bool((t != t[0]).any()), f"{call}.{name}.weight: values",
-           "rows that tell ids apart (nn.Embedding starts them random)", "every row the same")  # fmt: skip
 
 
 def test_embedding_shape_is_batch_by_tokens_by_dim():
