@@ -230,6 +230,15 @@ def rows(batches):
     return [(xr, yr) for x, y in batches for xr, yr in zip(x.tolist(), y.tolist())]
 
 
+def expect_slices(inputs, ids, max_length, what):
+    """Each input row is max_length consecutive ids of the text: a light check of the contents where
+    a check judges something else (a shape, a dtype, a batch size), so that rows made up to fit
+    earn nothing, while a mistake in the windows themselves is left to the checks that grade them."""
+    slices = {tuple(ids[s : s + max_length]) for s in range(len(ids) - max_length + 1)}
+    for k, row in enumerate(inputs):
+        expect(tuple(row) in slices, f"input row {k} of {what}", f"{max_length} consecutive ids of the text", short(row, 80))
+
+
 def describe(ids, max_length, stride):
     head = f"{ids[0]}, {ids[1]}, ..." if len(ids) > 2 else str(ids)[1:-1]
     return f"{len(ids)} ids ({head}), max_length={max_length}, stride={stride}"
@@ -280,6 +289,7 @@ def test_dataset_items_are_token_id_tensors():
         n, pairs = dataset_answer(answer, call)
         expect_equal(n, n_windows, f"len({call})")
         expect_equal(len(pairs), n, f"items of {call}")
+        expect_slices([x for x, _ in pairs], ids, max_length, f"{call} (dataset[i][0])")
         for name in ("input_ids", "target_ids"):
             stored = expect_type(answer.get(name), list, f"dataset.{name} of {call}")
             expect_equal(len(stored), n, f"len(dataset.{name}) of {call}")
@@ -367,6 +377,7 @@ def test_loader_batches_have_shape_batch_by_max_length():
             for name, t in (("inputs", x), ("targets", y)):
                 expect_equal(tuple(t.shape), (bs, ml), f"batch {b} {name}: shape (batch_size, max_length) from {what}")
                 expect_equal(t.dtype, torch.long, f"batch {b} {name}: dtype from {what}")
+        expect_slices([x for x, _ in rows(batches)], case["ids"], ml, f"the batches from {what}")
     for case, answer in zip(cases[2:], got[2:]):
         ids = case["ids"]
         what = f"create_dataloader_v1 with the default arguments on {len(ids)} ids"
@@ -416,8 +427,9 @@ def test_drop_last_drops_the_short_batch():
         n_windows = len(windows(request["ids"], request["max_length"], request["stride"]))
         sizes = [bs] * (n_windows // bs) + ([] if drop else [n_windows % bs])
         what = f"{n_windows} windows, batch_size={bs}, drop_last={drop}"
-        got_sizes = [x.shape[0] for x, _ in batch_answer(answer, f"loader with {what}")]
-        expect_equal(got_sizes, sizes, f"batch sizes for {what}")
+        batches = batch_answer(answer, f"loader with {what}")
+        expect_equal([x.shape[0] for x, _ in batches], sizes, f"batch sizes for {what}")
+        expect_slices([x for x, _ in rows(batches)], request["ids"], request["max_length"], f"the batches for {what}")
 
 
 def test_shuffle_permutes_the_same_windows():
