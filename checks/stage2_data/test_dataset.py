@@ -9,14 +9,18 @@ while start + max_length < number of ids; targets are the inputs moved one id ri
 
 The checks never download GPT-2's tokenizer: the probes hand the learner's code the tokenizers
 below (course code, made in the worker from the ids or text the judge sends), which need no
-network.
+network. The judge never imports torch (a third of a second at start and again at exit): the
+probes send each tensor as {"dtype", "shape", "values"}, read back here by `tensor`.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import NamedTuple
 
 from learn.judge.checking import expect, expect_equal, expect_type, rng, run, short
+
+if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
+    import torch  # noqa: F401  (the judge never needs it: the probes send tensors as plain lists)
 
 EOT = "<|endoftext|>"
 
@@ -96,12 +100,16 @@ def loader_case(r, min_windows, max_windows):
 
 
 def _tensor(t, what):
+    """A tensor as plain data: {"dtype", "shape", "values"} (the judge needs no torch to read it)."""
+    import torch
+
     expect(isinstance(t, torch.Tensor), f"{what}: type", "a torch.Tensor of token ids", type(t).__name__)
-    return t
+    expect(type(t) in (torch.Tensor, torch.nn.Parameter), f"{what}: type", "a torch.Tensor", f"a subclass of it, {type(t).__name__}")
+    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "values": t.tolist()}
 
 
 def _pair(item, what):
-    """A data set item or a batch as the plain list [inputs, targets] (the judge checks the tensors)."""
+    """A data set item or a batch as the plain list [inputs, targets]."""
     expect(isinstance(item, (tuple, list)) and len(item) == 2, what, "a pair (inputs, targets)", short(item))
     return [_tensor(item[0], f"{what} inputs"), _tensor(item[1], f"{what} targets")]
 
@@ -157,6 +165,8 @@ def probe_too_short(learner, cases):
             continue
         try:
             out.append(_read(ds, len(ids) + 1))
+        except AssertionError:  # an item that is no pair of tensors: the probe's own message
+            raise
         except Exception as e:  # a data set in a broken state is no answer either
             out.append({"made": f"a data set whose len() or [i] raised {type(e).__name__}"})
     return out
@@ -169,6 +179,8 @@ def probe_loaders(learner, cases):
         args = dict(case)
         ids, seed = args.pop("ids"), args.pop("seed")
         if seed is not None:
+            import torch
+
             torch.manual_seed(seed)
         loader = learner.create_dataloader_v1("text", tokenizer=FixedTokenizer(ids), **args)
         batches = []
@@ -186,16 +198,39 @@ def probe_loaders(learner, cases):
 # ---------------------------------------------------------------------- reading the answers
 
 
+class Tensor(NamedTuple):
+    """A tensor the worker sent as plain data, checked to be well formed: its dtype's name (int64,
+    float32, ...), its shape, and its values as nested lists (what torch's tolist() gives)."""
+
+    dtype: str
+    shape: tuple
+    values: list
+
+
+def _well_formed(values, shape) -> bool:
+    if not shape:
+        return type(values) in (int, float, bool)
+    return type(values) is list and len(values) == shape[0] and all(_well_formed(v, shape[1:]) for v in values)
+
+
+def tensor(v, what) -> Tensor:
+    """A tensor from the worker (see `Tensor`); a check fails with a clear message otherwise."""
+    ok = type(v) is dict and type(v.get("dtype")) is str and type(v.get("shape")) is list and len(v["shape"]) <= 8
+    ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
+    expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
+    return Tensor(v["dtype"], tuple(v["shape"]), v["values"])
+
+
 def as_ids(t, what):
     """A 1-D tensor of ids from the worker, as a list (the dtype is judged where it matters)."""
-    expect(type(t) is torch.Tensor, f"{what}: type", "a torch.Tensor of token ids", type(t).__name__)
-    expect(t.dim() == 1, f"{what}: shape", "(max_length,)", str(tuple(t.shape)))
-    return t.tolist()
+    t = tensor(t, what)
+    expect(len(t.shape) == 1, f"{what}: shape", "(max_length,)", str(t.shape))
+    return t.values
 
 
 def item_pair(item, what):
-    """[inputs, targets] from the worker, each checked to be a tensor."""
-    expect(type(item) is list and len(item) == 2, what, "a pair (inputs, targets)", short(item))
+    """[inputs, targets] from the worker (each read by `tensor`)."""
+    expect(type(item) is list and len(item) == 2, what, "a pair (inputs, targets)", short(item, 80))
     return item
 
 
@@ -212,14 +247,13 @@ def dataset_answer(got, what):
 
 
 def batch_answer(batches, what):
-    """[(inputs, targets) as 2-D tensors, ...] from a probe's reading of a loader."""
+    """[(inputs, targets) as 2-D `Tensor`s, ...] from a probe's reading of a loader."""
     batches = expect_type(batches, list, f"the batches of {what}")
     out = []
     for b, batch in enumerate(batches):
-        x, y = item_pair(batch, f"{what}: batch {b}")
+        x, y = (tensor(t, f"{what}: batch {b} {name}") for t, name in zip(item_pair(batch, f"{what}: batch {b}"), ("inputs", "targets")))
         for name, t in (("inputs", x), ("targets", y)):
-            expect(type(t) is torch.Tensor and t.dim() == 2, f"{what}: batch {b} {name}", "a 2-D tensor (batch_size, max_length)",
-                   str(tuple(t.shape)) if type(t) is torch.Tensor else type(t).__name__)  # fmt: skip
+            expect(len(t.shape) == 2, f"{what}: batch {b} {name}", "a 2-D tensor (batch_size, max_length)", f"shape {t.shape}")
         expect_equal(x.shape[0], y.shape[0], f"{what}: batch {b}, rows of targets vs rows of inputs")
         out.append((x, y))
     return out
@@ -227,7 +261,7 @@ def batch_answer(batches, what):
 
 def rows(batches):
     """Every (input row, target row) of the batches, in order."""
-    return [(xr, yr) for x, y in batches for xr, yr in zip(x.tolist(), y.tolist())]
+    return [(xr, yr) for x, y in batches for xr, yr in zip(x.values, y.values)]
 
 
 def expect_slices(inputs, ids, max_length, what):
@@ -296,13 +330,12 @@ def test_dataset_items_are_token_id_tensors():
         for i in range(n):
             item = item_pair(answer["items"][i], f"dataset[{i}]")
             for k, (name, attr) in enumerate((("inputs", "input_ids"), ("targets", "target_ids"))):
-                t, stored = item[k], answer[attr][i]
-                expect(type(t) is torch.Tensor, f"dataset[{i}] {name}: type", "torch.Tensor", type(t).__name__)
-                expect_equal(t.dtype, torch.long, f"dataset[{i}] {name}: dtype (ids for nn.Embedding and targets for cross_entropy are int64)")
-                expect_equal(tuple(t.shape), (max_length,), f"dataset[{i}] {name}: shape (max_length,), for max_length={max_length}")
-                same = type(stored) is torch.Tensor and stored.dtype == t.dtype and stored.shape == t.shape and torch.equal(stored, t)
-                expect(same, f"dataset.{attr}[{i}] vs dataset[{i}] {name} ({call})",
-                       short(t.tolist()), short(stored.tolist()) if type(stored) is torch.Tensor else type(stored).__name__)  # fmt: skip
+                t, stored = tensor(item[k], f"dataset[{i}] {name}"), tensor(answer[attr][i], f"dataset.{attr}[{i}]")
+                expect(t.dtype == "int64", f"dataset[{i}] {name}: dtype (ids for nn.Embedding and targets for cross_entropy are int64)",
+                       "torch.int64", f"torch.{t.dtype}")  # fmt: skip
+                expect_equal(t.shape, (max_length,), f"dataset[{i}] {name}: shape (max_length,), for max_length={max_length}")
+                expect(stored == t, f"dataset.{attr}[{i}] vs dataset[{i}] {name} ({call})",
+                       f"the same tensor: {short(t.values)} ({t.dtype})", f"{short(stored.values)} ({stored.dtype}, shape {stored.shape})")  # fmt: skip
 
 
 def test_endoftext_stays_one_token():
@@ -375,15 +408,15 @@ def test_loader_batches_have_shape_batch_by_max_length():
         expect_equal(len(batches), n_windows // bs, f"number of batches ({n_windows} windows, batch_size={bs}, drop_last=True) from {what}")
         for b, (x, y) in enumerate(batches):
             for name, t in (("inputs", x), ("targets", y)):
-                expect_equal(tuple(t.shape), (bs, ml), f"batch {b} {name}: shape (batch_size, max_length) from {what}")
-                expect_equal(t.dtype, torch.long, f"batch {b} {name}: dtype from {what}")
+                expect_equal(t.shape, (bs, ml), f"batch {b} {name}: shape (batch_size, max_length) from {what}")
+                expect(t.dtype == "int64", f"batch {b} {name}: dtype from {what}", "torch.int64", f"torch.{t.dtype}")
         expect_slices([x for x, _ in rows(batches)], case["ids"], ml, f"the batches from {what}")
     for case, answer in zip(cases[2:], got[2:]):
         ids = case["ids"]
         what = f"create_dataloader_v1 with the default arguments on {len(ids)} ids"
         n_windows = len(windows(ids, 256, 128))
         batches = batch_answer(answer, what)
-        shapes = [tuple(x.shape) for x, _ in batches]
+        shapes = [x.shape for x, _ in batches]
         expect_equal(shapes, [(4, 256)] * (n_windows // 4), f"batch shapes (batch_size, max_length) from {what} ({n_windows} windows)")
         # shuffle=True by default: the inputs are distinct windows of the text, in any order.
         starts = {tuple(x): k * 128 for k, (x, _) in enumerate(windows(ids, 256, 128))}
