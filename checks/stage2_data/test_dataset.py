@@ -1,14 +1,26 @@
 """Graded checks for stage 2: the sliding-window data set and its loader (lessons/stage2_data.md).
 
-Each check's points, lesson idea and hint live in curriculum.toml. The oracle is `windows` below:
-an independent statement of the rule (windows start at 0, stride, 2 * stride, ... while
-start + max_length < number of ids; targets are the inputs moved one id right). The checks never
-download GPT-2's tokenizer: they pass tokenizers of their own, which need no network.
+Each check's points, lesson idea and hint live in curriculum.toml. Probes (`probe_*`) run in the
+worker on the learner's code and send back plain data (windows and batches as tensors); the checks
+(`test_*`) run in the judge. They choose the token ids, max_length, stride and batch size (the
+book's examples, and more drawn from the run's seed) and compute every expected value with
+`windows` below: an independent statement of the rule (windows start at 0, stride, 2 * stride, ...
+while start + max_length < number of ids; targets are the inputs moved one id right).
+
+The checks never download GPT-2's tokenizer: the probes hand the learner's code the tokenizers
+below (course code, made in the worker from the ids or text the judge sends), which need no
+network. The judge never imports torch (a third of a second at start and again at exit): the
+probes send each tensor as {"dtype", "shape", "values"}, read back here by `tensor`.
 """
 
-import torch
+from __future__ import annotations
 
-from learn.checking import expect, expect_equal, short
+from typing import NamedTuple
+
+from learn.judge.checking import expect, expect_equal, expect_type, rng, run, short
+
+if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
+    import torch  # noqa: F401  (the judge never needs it: the probes send tensors as plain lists)
 
 EOT = "<|endoftext|>"
 
@@ -44,6 +56,9 @@ class CharTokenizer:
         return ids
 
 
+# ------------------------------------------------------------------------------------ oracles
+
+
 def windows(ids, max_length, stride):
     """The (inputs, targets) pairs a correct data set holds, in order, as lists of ids."""
     out, start = [], 0
@@ -58,172 +73,426 @@ def scrambled(n):
     return [(37 * k + 11) % 101 for k in range(n)]
 
 
-def as_ids(t, what, length=None):
-    """A 1-D integer tensor as a list of ints; fails with a clear message otherwise."""
+def drawn_ids(r, n):
+    """n distinct ids in a drawn order: a window's ids say where it starts, and nothing else does."""
+    return r.sample(range(1, 5000), n)
+
+
+def drawn_case(r, max_max_length=9, max_stride=9, max_windows=6):
+    """(ids, max_length, stride) drawn for this run, the ids ending on either side of the boundary
+    (the last window needs one id after it for its last target)."""
+    max_length, stride = r.randint(1, max_max_length), r.randint(1, max_stride)
+    n_windows = r.randint(1, max_windows)
+    extra = r.randint(0 if n_windows > 1 else 1, stride + 1)  # 0: one id short of one more window
+    n = (n_windows - 1) * stride + max_length + extra
+    return drawn_ids(r, n), max_length, stride
+
+
+def loader_case(r, min_windows, max_windows):
+    """(ids, batch_size, max_length, stride) drawn for this run, giving min..max_windows windows."""
+    max_length, stride = r.randint(2, 6), r.randint(1, 5)
+    n_windows = r.randint(min_windows, max_windows)
+    n = (n_windows - 1) * stride + max_length + r.randint(1, stride)
+    return drawn_ids(r, n), r.randint(2, 5), max_length, stride
+
+
+# ------------------------------------------------------------------------------------- probes
+
+
+def _tensor(t, what):
+    """A tensor as plain data: {"dtype", "shape", "values"} (the judge needs no torch to read it)."""
+    import torch
+
     expect(isinstance(t, torch.Tensor), f"{what}: type", "a torch.Tensor of token ids", type(t).__name__)
-    expect(t.dim() == 1, f"{what}: shape", "(max_length,)" if length is None else (length,), tuple(t.shape))
-    if length is not None:
-        expect_equal(tuple(t.shape), (length,), f"{what}: shape")
-    return t.tolist()
+    expect(type(t) in (torch.Tensor, torch.nn.Parameter), f"{what}: type", "a torch.Tensor", f"a subclass of it, {type(t).__name__}")
+    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "values": t.tolist()}
 
 
-def dataset_pairs(learner, ids, max_length, stride):
-    """What the learner's data set holds, read through len() and [i], as lists of ids."""
-    ds = learner.GPTDatasetV1("text", FixedTokenizer(ids), max_length, stride)
-    pairs = []
-    for i in range(len(ds)):
-        item = ds[i]
-        expect(isinstance(item, (tuple, list)) and len(item) == 2, f"dataset[{i}]", "a pair (inputs, targets)", short(item))
-        x, y = item
-        pairs.append((as_ids(x, f"dataset[{i}] inputs"), as_ids(y, f"dataset[{i}] targets")))
-    return pairs
+def _pair(item, what):
+    """A data set item or a batch as the plain list [inputs, targets]."""
+    expect(isinstance(item, (tuple, list)) and len(item) == 2, what, "a pair (inputs, targets)", short(item))
+    return [_tensor(item[0], f"{what} inputs"), _tensor(item[1], f"{what} targets")]
 
 
-def loader_rows(loader, what):
-    """Every batch of a loader as (batch size, [(input row, target row), ...])."""
-    batches = []
+def _read(ds, cap):
+    """What a data set holds, read through len() and [i] (at most `cap` items)."""
+    n = len(ds)
+    return {"len": n, "items": [_pair(ds[i], f"dataset[{i}]") for i in range(min(n, cap))]}
+
+
+def probe_datasets(learner, cases):
+    """GPTDatasetV1("text", FixedTokenizer(ids), max_length, stride) for each case, read back."""
+    return [_read(learner.GPTDatasetV1("text", FixedTokenizer(ids), m, s), len(ids) + 1) for ids, m, s in cases]
+
+
+def probe_dataset_attributes(learner, cases):
+    """As probe_datasets, with the lists dataset.input_ids and dataset.target_ids besides."""
+    out = []
+    for ids, max_length, stride in cases:
+        ds = learner.GPTDatasetV1("text", FixedTokenizer(ids), max_length, stride)
+        got = _read(ds, len(ids) + 1)
+        for name in ("input_ids", "target_ids"):
+            stored = getattr(ds, name, None)
+            expect(isinstance(stored, (list, tuple)), f"dataset.{name}", "a list of tensors, one per window", type(stored).__name__)
+            got[name] = [_tensor(t, f"dataset.{name}[{i}]") for i, t in enumerate(list(stored)[: len(ids) + 1])]
+        out.append(got)
+    return out
+
+
+def probe_char_dataset(learner, text, max_length, stride):
+    """GPTDatasetV1 on a text holding <|endoftext|>, with a tokenizer that refuses it unless allowed."""
     try:
-        all_batches = list(loader)
-    except RuntimeError as e:  # the DataLoader cannot stack windows of different lengths into a batch
-        expect(False, f"{what}: making batches", "windows that all hold max_length ids", f"RuntimeError: {str(e).splitlines()[0]}")
-    for b, batch in enumerate(all_batches):
-        expect(isinstance(batch, (tuple, list)) and len(batch) == 2, f"{what}: batch {b}", "a pair (inputs, targets)", short(batch))
-        x, y = batch
+        ds = learner.GPTDatasetV1(text, CharTokenizer(), max_length, stride)
+    except ValueError as e:
+        return {"raised": f"ValueError: {e}"}
+    return _read(ds, len(text) + 1)
+
+
+def probe_too_short(learner, cases):
+    """For each (ids, max_length, stride, what): {"raised": message} or what was made instead."""
+    out = []
+    for ids, max_length, stride, what in cases:
+        try:
+            if what == "loader":
+                learner.create_dataloader_v1("text", batch_size=1, max_length=max_length, stride=stride, tokenizer=FixedTokenizer(ids))
+            else:
+                ds = learner.GPTDatasetV1("text", FixedTokenizer(ids), max_length, stride)
+        except ValueError as e:
+            out.append({"raised": str(e)})
+            continue
+        if what == "loader":
+            out.append({"made": "a loader (with no batches)"})
+            continue
+        try:
+            out.append(_read(ds, len(ids) + 1))
+        except AssertionError:  # an item that is no pair of tensors: the probe's own message
+            raise
+        except Exception as e:  # a data set in a broken state is no answer either
+            out.append({"made": f"a data set whose len() or [i] raised {type(e).__name__}"})
+    return out
+
+
+def probe_loaders(learner, cases):
+    """For each case {"ids", "seed" (or None), **arguments of create_dataloader_v1}: every batch."""
+    out = []
+    for case in cases:
+        args = dict(case)
+        ids, seed = args.pop("ids"), args.pop("seed")
+        if seed is not None:
+            import torch
+
+            torch.manual_seed(seed)
+        loader = learner.create_dataloader_v1("text", tokenizer=FixedTokenizer(ids), **args)
+        batches = []
+        try:
+            for b, batch in enumerate(loader):
+                if b > len(ids):  # more batches than there are ids: enough to judge
+                    break
+                batches.append(_pair(batch, f"batch {b}"))
+        except RuntimeError as e:  # the DataLoader cannot stack windows of different lengths into a batch
+            expect(False, "making batches", "windows that all hold max_length ids", f"RuntimeError: {str(e).splitlines()[0]}")
+        out.append(batches)
+    return out
+
+
+# ---------------------------------------------------------------------- reading the answers
+
+
+class Tensor(NamedTuple):
+    """A tensor the worker sent as plain data, checked to be well formed: its dtype's name (int64,
+    float32, ...), its shape, and its values as nested lists (what torch's tolist() gives)."""
+
+    dtype: str
+    shape: tuple
+    values: list
+
+
+def _well_formed(values, shape) -> bool:
+    if not shape:
+        return type(values) in (int, float, bool)
+    return type(values) is list and len(values) == shape[0] and all(_well_formed(v, shape[1:]) for v in values)
+
+
+def tensor(v, what) -> Tensor:
+    """A tensor from the worker (see `Tensor`); a check fails with a clear message otherwise."""
+    ok = type(v) is dict and type(v.get("dtype")) is str and type(v.get("shape")) is list and len(v["shape"]) <= 8
+    ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
+    expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
+    return Tensor(v["dtype"], tuple(v["shape"]), v["values"])
+
+
+def as_ids(t, what):
+    """A 1-D tensor of ids from the worker, as a list (the dtype is judged where it matters)."""
+    t = tensor(t, what)
+    expect(len(t.shape) == 1, f"{what}: shape", "(max_length,)", str(t.shape))
+    return t.values
+
+
+def item_pair(item, what):
+    """[inputs, targets] from the worker (each read by `tensor`)."""
+    expect(type(item) is list and len(item) == 2, what, "a pair (inputs, targets)", short(item, 80))
+    return item
+
+
+def dataset_answer(got, what):
+    """(len(dataset), [(inputs, targets), ...] as lists of ids) from a probe's reading of a data set."""
+    got = expect_type(got, dict, f"the reading of {what}")
+    n = expect_type(got.get("len"), int, f"len(...) of {what}")
+    items = expect_type(got.get("items"), list, f"the items of {what}")
+    pairs = []
+    for i, item in enumerate(items):
+        x, y = item_pair(item, f"dataset[{i}] of {what}")
+        pairs.append((as_ids(x, f"dataset[{i}] inputs ({what})"), as_ids(y, f"dataset[{i}] targets ({what})")))
+    return n, pairs
+
+
+def batch_answer(batches, what):
+    """[(inputs, targets) as 2-D `Tensor`s, ...] from a probe's reading of a loader."""
+    batches = expect_type(batches, list, f"the batches of {what}")
+    out = []
+    for b, batch in enumerate(batches):
+        x, y = (tensor(t, f"{what}: batch {b} {name}") for t, name in zip(item_pair(batch, f"{what}: batch {b}"), ("inputs", "targets")))
         for name, t in (("inputs", x), ("targets", y)):
-            expect(isinstance(t, torch.Tensor) and t.dim() == 2, f"{what}: batch {b} {name}", "a 2-D tensor (batch_size, max_length)",
-                   tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__)  # fmt: skip
-        batches.append((x.shape[0], list(zip(x.tolist(), y.tolist()))))
-    return batches
+            expect(len(t.shape) == 2, f"{what}: batch {b} {name}", "a 2-D tensor (batch_size, max_length)", f"shape {t.shape}")
+        expect_equal(x.shape[0], y.shape[0], f"{what}: batch {b}, rows of targets vs rows of inputs")
+        out.append((x, y))
+    return out
 
 
-def test_windows_follow_max_length_and_stride(learner):
+def rows(batches):
+    """Every (input row, target row) of the batches, in order."""
+    return [(xr, yr) for x, y in batches for xr, yr in zip(x.values, y.values)]
+
+
+def expect_slices(inputs, ids, max_length, what):
+    """Each input row is max_length consecutive ids of the text: a light check of the contents where
+    a check judges something else (a shape, a dtype, a batch size), so that rows made up to fit
+    earn nothing, while a mistake in the windows themselves is left to the checks that grade them."""
+    slices = {tuple(ids[s : s + max_length]) for s in range(len(ids) - max_length + 1)}
+    for k, row in enumerate(inputs):
+        expect(tuple(row) in slices, f"input row {k} of {what}", f"{max_length} consecutive ids of the text", short(row, 80))
+
+
+def describe(ids, max_length, stride):
+    head = f"{ids[0]}, {ids[1]}, ..." if len(ids) > 2 else str(ids)[1:-1]
+    return f"{len(ids)} ids ({head}), max_length={max_length}, stride={stride}"
+
+
+# ------------------------------------------------------------------------------------- checks
+
+
+def test_windows_follow_max_length_and_stride():
     # (number of ids, max_length, stride): overlapping, touching, gaps, stride 1, and both sides of
     # the last-window boundary (a window needs one id after it for its last target).
-    for n, max_length, stride in [(10, 4, 2), (11, 4, 2), (12, 4, 3), (9, 4, 4), (16, 5, 5), (20, 3, 5), (5, 4, 1), (30, 5, 1)]:
-        ids = list(range(100, 100 + n))
+    book = [(10, 4, 2), (11, 4, 2), (12, 4, 3), (9, 4, 4), (16, 5, 5), (20, 3, 5), (5, 4, 1), (30, 5, 1)]
+    r = rng()
+    cases = [(list(range(100, 100 + n)), m, s) for n, m, s in book] + [drawn_case(r) for _ in range(10)]
+    got = expect_type(run(probe_datasets, cases=cases), list, "the data sets read back")
+    expect_equal(len(got), len(cases), "number of data sets read back")
+    for (ids, max_length, stride), answer in zip(cases, got):
+        what = describe(ids, max_length, stride)
         expected = [x for x, _ in windows(ids, max_length, stride)]
-        got = [x for x, _ in dataset_pairs(learner, ids, max_length, stride)]
-        what = f"ids {ids[0]}..{ids[-1]} ({n} ids), max_length={max_length}, stride={stride}"
-        expect_equal(len(got), len(expected), f"number of windows for {what}")
-        expect_equal(got, expected, f"input windows for {what}")
+        n, pairs = dataset_answer(answer, what)
+        expect_equal(n, len(expected), f"number of windows, len(dataset), for {what}")
+        expect_equal([x for x, _ in pairs], expected, f"input windows for {what}")
 
 
-def test_targets_are_inputs_shifted_by_one(learner):
-    for n, max_length, stride in [(10, 4, 2), (13, 3, 3), (8, 7, 1)]:
-        ids = scrambled(n)
-        what = f"{n} ids, max_length={max_length}, stride={stride}"
-        got, expected = dataset_pairs(learner, ids, max_length, stride), windows(ids, max_length, stride)
-        expect_equal(len(got), len(expected), f"number of (inputs, targets) windows ({what})")
-        for i, ((x, y), (ex, ey)) in enumerate(zip(got, expected)):
+def test_targets_are_inputs_shifted_by_one():
+    r = rng()
+    cases = [(scrambled(n), m, s) for n, m, s in [(10, 4, 2), (13, 3, 3), (8, 7, 1)]] + [drawn_case(r) for _ in range(6)]
+    got = expect_type(run(probe_datasets, cases=cases), list, "the data sets read back")
+    expect_equal(len(got), len(cases), "number of data sets read back")
+    for (ids, max_length, stride), answer in zip(cases, got):
+        what = describe(ids, max_length, stride)
+        expected = windows(ids, max_length, stride)
+        n, pairs = dataset_answer(answer, what)
+        expect_equal(len(pairs), len(expected), f"number of (inputs, targets) windows ({what})")
+        for i, ((x, y), (ex, ey)) in enumerate(zip(pairs, expected)):
             expect_equal(x, ex, f"inputs of window {i} ({what})")
             expect_equal(y, ey, f"targets of window {i} ({what}): the inputs moved one id to the right")
 
 
-def test_dataset_items_are_token_id_tensors(learner):
-    ids = scrambled(12)
-    ds = learner.GPTDatasetV1("text", FixedTokenizer(ids), 4, 3)
-    expect_equal(len(ds), 3, "len(GPTDatasetV1(...)) for 12 ids, max_length=4, stride=3")
-    for name in ("input_ids", "target_ids"):
-        got = getattr(ds, name, None)
-        expect(isinstance(got, (list, tuple)), f"dataset.{name}", "a list of tensors, one per window", type(got).__name__)
-        expect_equal(len(got), len(ds), f"len(dataset.{name})")
-    for i in range(len(ds)):
-        x, y = ds[i]
-        for name, t, stored in (("inputs", x, ds.input_ids[i]), ("targets", y, ds.target_ids[i])):
-            expect(isinstance(t, torch.Tensor), f"dataset[{i}] {name}: type", "torch.Tensor", type(t).__name__)
-            expect_equal(t.dtype, torch.long, f"dataset[{i}] {name}: dtype (ids for nn.Embedding and targets for cross_entropy are int64)")
-            expect_equal(tuple(t.shape), (4,), f"dataset[{i}] {name}: shape (max_length,)")
-            expect(isinstance(stored, torch.Tensor) and torch.equal(stored, t), f"dataset.{name[:-1]}_ids[{i}] vs dataset[{i}]",
-                   t.tolist(), stored.tolist() if isinstance(stored, torch.Tensor) else short(stored))  # fmt: skip
+def test_dataset_items_are_token_id_tensors():
+    r = rng()
+    cases = [(scrambled(12), 4, 3), drawn_case(r, max_windows=5), drawn_case(r, max_windows=5)]
+    got = expect_type(run(probe_dataset_attributes, cases=cases), list, "the data sets read back")
+    expect_equal(len(got), len(cases), "number of data sets read back")
+    for (ids, max_length, stride), answer in zip(cases, got):
+        call = f"GPTDatasetV1(...) for {describe(ids, max_length, stride)}"
+        n_windows = len(windows(ids, max_length, stride))
+        n, pairs = dataset_answer(answer, call)
+        expect_equal(n, n_windows, f"len({call})")
+        expect_equal(len(pairs), n, f"items of {call}")
+        expect_slices([x for x, _ in pairs], ids, max_length, f"{call} (dataset[i][0])")
+        for name in ("input_ids", "target_ids"):
+            stored = expect_type(answer.get(name), list, f"dataset.{name} of {call}")
+            expect_equal(len(stored), n, f"len(dataset.{name}) of {call}")
+        for i in range(n):
+            item = item_pair(answer["items"][i], f"dataset[{i}]")
+            for k, (name, attr) in enumerate((("inputs", "input_ids"), ("targets", "target_ids"))):
+                t, stored = tensor(item[k], f"dataset[{i}] {name}"), tensor(answer[attr][i], f"dataset.{attr}[{i}]")
+                expect(t.dtype == "int64", f"dataset[{i}] {name}: dtype (ids for nn.Embedding and targets for cross_entropy are int64)",
+                       "torch.int64", f"torch.{t.dtype}")  # fmt: skip
+                expect_equal(t.shape, (max_length,), f"dataset[{i}] {name}: shape (max_length,), for max_length={max_length}")
+                expect(stored == t, f"dataset.{attr}[{i}] vs dataset[{i}] {name} ({call})",
+                       f"the same tensor: {short(t.values)} ({t.dtype})", f"{short(stored.values)} ({stored.dtype}, shape {stored.shape})")  # fmt: skip
 
 
-def test_endoftext_stays_one_token(learner):
-    text = "ab" + EOT + "cd" + EOT + "ef"
-    ids = CharTokenizer().encode(text, allowed_special={EOT})  # [97, 98, 0, 99, 100, 0, 101, 102]
-    try:
-        ds = learner.GPTDatasetV1(text, CharTokenizer(), 3, 1)
-    except ValueError as e:
-        expect(False, f"GPTDatasetV1({text!r}, tokenizer, 3, 1)", f"tokenizer.encode(txt, allowed_special={{{EOT!r}}})", f"ValueError: {e}")
-    got = [as_ids(ds[i][0], f"dataset[{i}] inputs") for i in range(len(ds))]
-    expect_equal(got, [x for x, _ in windows(ids, 3, 1)], f"input windows of {text!r} ({EOT} is the one token 0)")
+def test_endoftext_stays_one_token():
+    r = rng()
+    words = ["".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(1, 4))) for _ in range(r.randint(3, 5))]
+    drawn = (EOT if r.random() < 0.5 else "") + EOT.join(words)
+    for text, max_length, stride in [("ab" + EOT + "cd" + EOT + "ef", 3, 1), (drawn, r.randint(2, 4), r.randint(1, 2))]:
+        ids = CharTokenizer().encode(text, allowed_special={EOT})  # the book's text: [97, 98, 0, 99, 100, 0, 101, 102]
+        call = f"GPTDatasetV1({text!r}, tokenizer, {max_length}, {stride})"
+        got = expect_type(run(probe_char_dataset, text=text, max_length=max_length, stride=stride), dict, call)
+        if "raised" in got:
+            expect(False, call, f"tokenizer.encode(txt, allowed_special={{{EOT!r}}})", short(got["raised"], 300))
+        n, pairs = dataset_answer(got, call)
+        expected = [x for x, _ in windows(ids, max_length, stride)]
+        expect_equal([x for x, _ in pairs], expected, f"input windows of {text!r}, max_length={max_length}, stride={stride} ({EOT} is the one token 0)")
+        expect_equal(n, len(expected), f"len({call})")
 
 
-def test_too_short_text_raises_value_error(learner):
-    for n in (0, 3, 4):
-        ids = list(range(n))
-        what = f"GPTDatasetV1 on {n} token ids with max_length=4"
-        try:
-            ds = learner.GPTDatasetV1("text", FixedTokenizer(ids), 4, 2)
-        except ValueError as e:
-            expect(str(e).strip() != "", f"{what}: the ValueError's message", "a line saying what is wrong and what to do", "an empty message")
+def test_too_short_text_raises_value_error():
+    r = rng()
+    m = r.randint(2, 12)  # a drawn max_length besides the book's 4
+    cases = [(list(range(n)), 4, 2, "dataset") for n in (0, 3, 4)]
+    cases += [(drawn_ids(r, n), m, r.randint(1, 4), "dataset") for n in (0, r.randint(1, m - 1), m)]
+    cases += [(list(range(4)), 4, 2, "loader"), (drawn_ids(r, m), m, 1, "loader")]
+    cases += [(list(range(5)), 4, 2, "dataset"), (drawn_ids(r, m + 1), m, r.randint(1, 4), "dataset")]  # exactly enough
+    got = expect_type(run(probe_too_short, cases=cases), list, "the answers")
+    expect_equal(len(got), len(cases), "number of answers")
+    for (ids, max_length, stride, kind), answer in zip(cases, got):
+        answer = expect_type(answer, dict, "an answer")
+        name = "GPTDatasetV1" if kind == "dataset" else "create_dataloader_v1"
+        what = f"{name} on {len(ids)} token ids with max_length={max_length}"
+        if len(ids) > max_length:
+            made = f"ValueError: {short(answer['raised'])}" if "raised" in answer else answer.get("made")
+            expect(made is None, f"{what} (exactly enough for one window)", "a data set of one window", str(made)[:300])
+            n, pairs = dataset_answer(answer, what)
+            expect_equal((n, len(pairs)), (1, 1), f"(len(dataset), windows read) from {what} (exactly enough)")
             continue
-        try:
-            got = f"a data set of {len(ds)} windows"
-        except Exception as e:  # a data set in a broken state is no answer either
-            got = f"a data set whose len() raised {type(e).__name__}"
-        expect(False, what, "ValueError: too short for one window (it needs max_length + 1 ids)", got)
-    try:
-        learner.create_dataloader_v1("text", batch_size=1, max_length=4, stride=2, tokenizer=FixedTokenizer(range(4)))
-    except ValueError:
-        pass
-    else:
-        expect(False, "create_dataloader_v1 on 4 token ids with max_length=4", "ValueError", "a loader (with no batches)")
-    expect_equal(len(dataset_pairs(learner, list(range(5)), 4, 2)), 1, "windows from 5 ids with max_length=4 (exactly enough)")
+        if "raised" in answer:
+            message = expect_type(answer["raised"], str, f"{what}: the ValueError's message")
+            expect(message.strip() != "", f"{what}: the ValueError's message", "a line saying what is wrong and what to do", "an empty message")
+            continue
+        made = answer.get("made")
+        if made is None:
+            n = answer.get("len")
+            made = f"a data set of {n} windows" if type(n) is int else "a data set"
+        expect(False, what, f"ValueError: too short for one window (it needs max_length + 1 = {max_length + 1} ids)", str(made)[:200])
 
 
-def test_loader_batches_have_shape_batch_by_max_length(learner):
+def test_loader_batches_have_shape_batch_by_max_length():
     # 20 ids, max_length=5, stride=2: 8 windows -> 2 full batches of 3 (drop_last drops the other 2).
-    loader = learner.create_dataloader_v1("text", batch_size=3, max_length=5, stride=2, shuffle=False,
-                                          drop_last=True, tokenizer=FixedTokenizer(scrambled(20)))  # fmt: skip
-    batches = list(loader)
-    expect_equal(len(batches), 2, "number of batches (8 windows, batch_size=3, drop_last=True)")
-    for b, batch in enumerate(batches):
-        expect(isinstance(batch, (tuple, list)) and len(batch) == 2, f"batch {b}", "a pair (inputs, targets)", short(batch))
-        for name, t in zip(("inputs", "targets"), batch):
-            expect(isinstance(t, torch.Tensor), f"batch {b} {name}: type", "torch.Tensor", type(t).__name__)
-            expect_equal(tuple(t.shape), (3, 5), f"batch {b} {name}: shape (batch_size, max_length)")
-            expect_equal(t.dtype, torch.long, f"batch {b} {name}: dtype")
-    # The book's defaults: batch_size=4, max_length=256, stride=128, drop_last=True.
+    r = rng()
+    ids, batch_size, max_length, stride = loader_case(r, 5, 14)
+    cases = [
+        {"ids": scrambled(20), "batch_size": 3, "max_length": 5, "stride": 2},
+        {"ids": ids, "batch_size": batch_size, "max_length": max_length, "stride": stride},
+    ]
+    for case in cases:
+        case.update(shuffle=False, drop_last=True, seed=None)
+    # The book's defaults: batch_size=4, max_length=256, stride=128, shuffle=True, drop_last=True.
     # 1000 ids give windows at 0, 128, ..., 640 (6 of them): one full batch of 4.
-    loader = learner.create_dataloader_v1("text", tokenizer=FixedTokenizer(range(1000)))
-    shapes = [(size, len(rows[0][0])) for size, rows in loader_rows(loader, "loader with the default arguments")]
-    expect_equal(shapes, [(4, 256)], "batch shapes (batch_size, max_length) with the default arguments on 1000 ids")
+    n_default = r.randint(1200, 2600)
+    cases += [{"ids": list(range(1000)), "seed": 0}, {"ids": drawn_ids(r, n_default), "seed": 0}]
+    got = expect_type(run(probe_loaders, cases=cases), list, "the loaders read back")
+    expect_equal(len(got), len(cases), "number of loaders read back")
+    for case, answer in zip(cases[:2], got):
+        n_windows = len(windows(case["ids"], case["max_length"], case["stride"]))
+        bs, ml = case["batch_size"], case["max_length"]
+        what = f"create_dataloader_v1 on {len(case['ids'])} ids, batch_size={bs}, max_length={ml}, stride={case['stride']}, drop_last=True"
+        batches = batch_answer(answer, what)
+        expect_equal(len(batches), n_windows // bs, f"number of batches ({n_windows} windows, batch_size={bs}, drop_last=True) from {what}")
+        for b, (x, y) in enumerate(batches):
+            for name, t in (("inputs", x), ("targets", y)):
+                expect_equal(t.shape, (bs, ml), f"batch {b} {name}: shape (batch_size, max_length) from {what}")
+                expect(t.dtype == "int64", f"batch {b} {name}: dtype from {what}", "torch.int64", f"torch.{t.dtype}")
+        expect_slices([x for x, _ in rows(batches)], case["ids"], ml, f"the batches from {what}")
+    for case, answer in zip(cases[2:], got[2:]):
+        ids = case["ids"]
+        what = f"create_dataloader_v1 with the default arguments on {len(ids)} ids"
+        n_windows = len(windows(ids, 256, 128))
+        batches = batch_answer(answer, what)
+        shapes = [x.shape for x, _ in batches]
+        expect_equal(shapes, [(4, 256)] * (n_windows // 4), f"batch shapes (batch_size, max_length) from {what} ({n_windows} windows)")
+        # shuffle=True by default: the inputs are distinct windows of the text, in any order.
+        allowed, seen = {tuple(x) for x, _ in windows(ids, 256, 128)}, set()
+        for x, _ in rows(batches):
+            x = tuple(x)
+            expect(x in allowed and x not in seen, f"an input row of the batches from {what}",
+                   "one of the windows ids[0:256], ids[128:384], ... (max_length=256, stride=128), each once",
+                   "that window a second time" if x in seen else f"{len(x)} ids starting {list(x[:3])}, which is no such window")  # fmt: skip
+            seen.add(x)
 
 
-def test_loader_keeps_window_order_without_shuffle(learner):
-    ids = scrambled(23)
-    for batch_size, max_length, stride in [(2, 4, 3), (4, 3, 1)]:
-        loader = learner.create_dataloader_v1("text", batch_size=batch_size, max_length=max_length, stride=stride,
-                                              shuffle=False, drop_last=False, tokenizer=FixedTokenizer(ids))  # fmt: skip
-        got = [row for _, rows in loader_rows(loader, "loader") for row in rows]
-        expected = windows(ids, max_length, stride)
-        what = f"batch_size={batch_size}, max_length={max_length}, stride={stride}, shuffle=False, drop_last=False"
-        expect_equal(len(got), len(expected), f"windows in all batches ({len(ids)} ids, {what})")
-        for i, (g, e) in enumerate(zip(got, expected)):
+def test_loader_keeps_window_order_without_shuffle():
+    r = rng()
+    cases = [(scrambled(23), bs, m, s) for bs, m, s in [(2, 4, 3), (4, 3, 1)]] + [loader_case(r, 3, 12) for _ in range(2)]
+    requests = [{"ids": ids, "batch_size": bs, "max_length": m, "stride": s, "shuffle": False, "drop_last": False, "seed": None}
+                for ids, bs, m, s in cases]  # fmt: skip
+    got = expect_type(run(probe_loaders, cases=requests), list, "the loaders read back")
+    expect_equal(len(got), len(cases), "number of loaders read back")
+    for (ids, batch_size, max_length, stride), answer in zip(cases, got):
+        what = f"{describe(ids, max_length, stride)}, batch_size={batch_size}, shuffle=False, drop_last=False"
+        got_rows = rows(batch_answer(answer, f"loader on {what}"))
+        expected = [(list(x), list(y)) for x, y in windows(ids, max_length, stride)]
+        expect_equal(len(got_rows), len(expected), f"windows in all batches ({what})")
+        for i, (g, e) in enumerate(zip(got_rows, expected)):
             expect_equal(g, e, f"(inputs, targets) of window {i}, in order ({what})")
 
 
-def test_drop_last_drops_the_short_batch(learner):
-    ids = list(range(10))  # max_length=3, stride=1: 7 windows
-    sizes = {}
-    for drop_last in (True, False):
-        loader = learner.create_dataloader_v1("text", batch_size=3, max_length=3, stride=1, shuffle=False,
-                                              drop_last=drop_last, tokenizer=FixedTokenizer(ids))  # fmt: skip
-        sizes[drop_last] = [size for size, _ in loader_rows(loader, f"drop_last={drop_last}")]
-    expect_equal(sizes[True], [3, 3], "batch sizes for 7 windows, batch_size=3, drop_last=True")
-    expect_equal(sizes[False], [3, 3, 1], "batch sizes for 7 windows, batch_size=3, drop_last=False")
+def test_drop_last_drops_the_short_batch():
+    r = rng()
+    ids, batch_size, max_length, stride = loader_case(r, 5, 14)
+    while len(windows(ids, max_length, stride)) % batch_size == 0:  # a short last batch, to keep or drop
+        ids, batch_size, max_length, stride = loader_case(r, 5, 14)
+    cases = [(list(range(10)), 3, 3, 1), (ids, batch_size, max_length, stride)]  # the book's: 7 windows
+    requests = [{"ids": ids, "batch_size": bs, "max_length": m, "stride": s, "shuffle": False, "drop_last": drop, "seed": None}
+                for ids, bs, m, s in cases for drop in (True, False)]  # fmt: skip
+    got = expect_type(run(probe_loaders, cases=requests), list, "the loaders read back")
+    expect_equal(len(got), len(requests), "number of loaders read back")
+    for request, answer in zip(requests, got):
+        bs, drop = request["batch_size"], request["drop_last"]
+        n_windows = len(windows(request["ids"], request["max_length"], request["stride"]))
+        sizes = [bs] * (n_windows // bs) + ([] if drop else [n_windows % bs])
+        what = f"{n_windows} windows, batch_size={bs}, drop_last={drop}"
+        batches = batch_answer(answer, f"loader with {what}")
+        expect_equal([x.shape[0] for x, _ in batches], sizes, f"batch sizes for {what}")
+        expect_slices([x for x, _ in rows(batches)], request["ids"], request["max_length"], f"the batches for {what}")
 
 
-def test_shuffle_permutes_the_same_windows(learner):
-    ids = scrambled(26)  # max_length=3, stride=2: 12 windows
-    expected = [(tuple(x), tuple(y)) for x, y in windows(ids, 3, 2)]
-    orders = []
-    for seed in (0, 1, 2):
-        torch.manual_seed(seed)
-        loader = learner.create_dataloader_v1("text", batch_size=4, max_length=3, stride=2, shuffle=True,
-                                              drop_last=False, tokenizer=FixedTokenizer(ids))  # fmt: skip
-        got = [(tuple(x), tuple(y)) for _, rows in loader_rows(loader, f"shuffle=True, seed {seed}") for x, y in rows]
-        expect_equal(sorted(got), sorted(expected), f"the (inputs, targets) pairs with shuffle=True (torch.manual_seed({seed})), in any order")
-        orders.append(got)
-    expect(any(order != expected for order in orders), "window order with shuffle=True, for torch.manual_seed(0), (1) and (2)",
-           "a random order (12 windows)", "the windows in their original order every time")  # fmt: skip
+def test_shuffle_permutes_the_same_windows():
+    r = rng()
+    ids, batch_size, max_length, stride = loader_case(r, 10, 16)
+    seeds = r.sample(range(1, 10**6), 3)
+    # The book's: 26 ids, max_length=3, stride=2: 12 windows, torch.manual_seed(0), (1) and (2).
+    configs = [((scrambled(26), 4, 3, 2), (0, 1, 2)), ((ids, batch_size, max_length, stride), tuple(seeds))]
+    requests = [{"ids": ids, "batch_size": bs, "max_length": m, "stride": s, "shuffle": True, "drop_last": False, "seed": seed}
+                for (ids, bs, m, s), seeds in configs for seed in seeds]  # fmt: skip
+    got = expect_type(run(probe_loaders, cases=requests), list, "the loaders read back")
+    expect_equal(len(got), len(requests), "number of loaders read back")
+    answers = iter(got)
+    for (ids, bs, m, s), seeds in configs:
+        expected = [(tuple(x), tuple(y)) for x, y in windows(ids, m, s)]
+        what = f"shuffle=True on {describe(ids, m, s)}, batch_size={bs}"
+        orders = []
+        for seed in seeds:
+            order = [(tuple(x), tuple(y)) for x, y in rows(batch_answer(next(answers), f"loader with {what}"))]
+            seeded = f"{what} (torch.manual_seed({seed}))"
+            expect_equal(len(order), len(expected), f"number of (inputs, targets) pairs in all batches with {seeded}")
+            for pair in order:
+                expect(pair in expected, f"an (inputs, targets) pair of the batches with {seeded}",
+                       "one of the windows of the text, whole (shuffle moves whole pairs)", short(pair))  # fmt: skip
+            missing = [pair for pair in expected if pair not in order]
+            expect(not missing, f"the (inputs, targets) pairs with {seeded}: each window once, in any order",
+                   f"also {short(missing[:1])[1:-1]}" if missing else "", "some windows twice, that one never")  # fmt: skip
+            orders.append(order)
+        seeds_text = ", ".join(f"({seed})" for seed in seeds)
+        expect(any(order != expected for order in orders), f"window order with {what}, for torch.manual_seed{seeds_text}",
+               f"a random order ({len(expected)} windows)", "the windows in their original order every time")  # fmt: skip
+        expect(len(set(map(tuple, orders))) > 1, f"window order with {what}, for torch.manual_seed{seeds_text}",
+               "a different random order for each seed (the order follows torch's random generator)",
+               "the same order for every seed")  # fmt: skip

@@ -96,6 +96,24 @@ MUTANTS = [
         caught_by=("loader_keeps_window_order_without_shuffle",),
     ),
     Mutant(
+        "int32_target_ids", D,
+        "self.target_ids.append(torch.tensor(target_chunk))",
+        "self.target_ids.append(torch.tensor(target_chunk, dtype=torch.int32))",
+        caught_by=("dataset_items_are_token_id_tensors", "loader_batches_have_shape_batch_by_max_length"),
+    ),
+    Mutant(
+        "loader_swaps_max_length_and_stride", D,
+        "dataset = GPTDatasetV1(txt, tokenizer, max_length, stride)",
+        "dataset = GPTDatasetV1(txt, tokenizer, stride, max_length)",
+        caught_by=("loader_keeps_window_order_without_shuffle", "loader_batches_have_shape_batch_by_max_length"),
+    ),
+    Mutant(
+        "shuffle_with_a_fixed_generator", D,
+        "shuffle=shuffle,",
+        "shuffle=shuffle,\n        generator=torch.Generator().manual_seed(123),",
+        caught_by=("shuffle_permutes_the_same_windows",),
+    ),
+    Mutant(
         "position_embedding_ignored", E,
         "return tok_embeds + pos_embeds",
         "return tok_embeds",
@@ -130,6 +148,12 @@ MUTANTS = [
         "self.pos_emb = nn.Embedding(context_length, output_dim)",
         "self.pos_emb = nn.Embedding(vocab_size, output_dim)",
         caught_by=("embedding_shape_is_batch_by_tokens_by_dim", "embedding_adds_token_and_position_vectors"),
+    ),
+    Mutant(
+        "token_vectors_scaled_by_sqrt_dim", E,
+        "return tok_embeds + pos_embeds",
+        "return tok_embeds * tok_embeds.shape[-1] ** 0.5 + pos_embeds",
+        caught_by=("embedding_adds_token_and_position_vectors",),
     ),
     Mutant(
         "one_table_for_both", E,
