@@ -73,7 +73,7 @@ def _load(module, kind: str, args: dict, weights: dict) -> None:
 
     A bias the judge sends must have a place to go; a bias the judge leaves out (None) is set
     to zero where the learner's layer has one (a zero bias is no bias)."""
-    call = f"{kind}(qkv_bias={args['qkv_bias']})"
+    call = f"{kind}(..., qkv_bias={args['qkv_bias']})"
     with torch.no_grad():
         for name, w in weights.items():
             lin = _linear(module, kind, name)
@@ -85,7 +85,8 @@ def _load(module, kind: str, args: dict, weights: dict) -> None:
                 if isinstance(bias, torch.Tensor):
                     bias.zero_()
                 continue
-            expect(isinstance(bias, torch.Tensor) and tuple(bias.shape) == tuple(w["bias"].shape), f"{call}.{name}.bias",
+            expect(isinstance(bias, torch.Tensor) and tuple(bias.shape) == tuple(w["bias"].shape),
+                   f"{call}.{name}.bias, where the grader loads its own bias",
                    f"a tensor of shape {tuple(w['bias'].shape)}", "None" if bias is None else short(bias, 60))  # fmt: skip
             bias.copy_(w["bias"])
 
@@ -144,7 +145,9 @@ def probe_state_dict(learner, cases):
     for kind, args, book in cases:
         m = _build(learner, kind, args)
         mine = m.state_dict()
-        result = {"shapes": {str(k): [int(n) for n in v.shape] for k, v in mine.items()}, "mask": mine.get("mask"), "error": None}
+        mask = mine.get("mask")  # a copy: loading below writes into the buffer that state_dict() shares
+        mask = mask.detach().clone() if isinstance(mask, torch.Tensor) else mask
+        result = {"shapes": {str(k): [int(n) for n in v.shape] for k, v in mine.items()}, "mask": mask, "error": None}
         try:
             m.load_state_dict(book, strict=True)
         except RuntimeError as e:
@@ -190,10 +193,12 @@ def draw_linear(g, d_out, d_in, bias: bool, scale: float | None = None) -> dict:
     return {"weight": torch.randn(d_out, d_in, generator=g) * scale, "bias": torch.randn(d_out, generator=g) * 0.5 if bias else None}
 
 
-def draw_weights(g, kind, d_in, d_out, qkv_bias=False) -> dict:
+def draw_weights(g, kind, d_in, d_out, qkv_bias=False, out_bias=True) -> dict:
+    """Weights for every projection; out_bias=False leaves out_proj's bias at zero (where a check
+    is about something else, so that a missing out_proj.bias is told by the checks about it)."""
     weights = {name: draw_linear(g, d_out, d_in, qkv_bias) for name in QKV}
     if kind == MHA:
-        weights["out_proj"] = draw_linear(g, d_out, d_out, True, scale=1 / math.sqrt(d_out))
+        weights["out_proj"] = draw_linear(g, d_out, d_out, out_bias, scale=1 / math.sqrt(d_out))
     return weights
 
 
@@ -210,7 +215,7 @@ def one_hot_layout(g, kind, n, heads, context_length, dropout=0.0):
         value[h * head_dim + n, -1] = 1.0  # and a 1 in the last slot, from the constant feature
     weights["W_value"] = {"weight": value, "bias": None}
     if kind == MHA:
-        weights["out_proj"] = {"weight": torch.eye(d_out), "bias": torch.zeros(d_out)}
+        weights["out_proj"] = {"weight": torch.eye(d_out), "bias": None}  # None: zero
     feats = torch.randn(B, n, FEATURES, generator=g) * 1.5
     x = torch.cat([feats, torch.eye(n).expand(B, n, n), torch.ones(B, n, 1)], dim=-1)  # (B, n, d_in)
     args = arguments(kind, d_in, d_out, context_length, heads if kind == MHA else None, dropout)
@@ -336,21 +341,23 @@ def test_causal_attention_output_shape():
 
 def test_causal_attention_matches_reference():
     r, g = rng(), torch_gen()
-    cases = []
-    # The lesson's worked example: identity projections, so queries = keys = values = x.
     eye = {name: {"weight": torch.eye(2), "bias": None} for name in QKV}
-    cases.append((arguments(CA, 2, 2, 4), eye, torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])))
-    # The book's six tokens, with projections drawn for this run.
-    cases.append((arguments(CA, 3, 2, 6), draw_weights(g, CA, 3, 2), torch.tensor(BOOK_INPUTS).expand(2, 6, 3)))
+    cases = [
+        ("the lesson's worked example (identity projections: queries = keys = values = x)",
+         arguments(CA, 2, 2, 4), eye, torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])),
+        ("the book's six tokens, the grader's weights",
+         arguments(CA, 3, 2, 6), draw_weights(g, CA, 3, 2), torch.tensor(BOOK_INPUTS).expand(2, 6, 3)),
+    ]  # fmt: skip
     for d_in, d_out, ctx in ((D_IN, D_OUT, CONTEXT), (r.randrange(2, 10), r.randrange(2, 10), r.randrange(4, 12))):
         n = r.randrange(2, ctx + 1) if d_in != D_IN else T
-        cases.append((arguments(CA, d_in, d_out, ctx), draw_weights(g, CA, d_in, d_out), torch.randn(B, n, d_in, generator=g)))
-    specs = [spec(CA, args, weights, calls=[(x, False, None)]) for args, weights, x in cases]
+        x = torch.randn(B, n, d_in, generator=g)
+        cases.append(("x and the weights drawn by the grader", arguments(CA, d_in, d_out, ctx), draw_weights(g, CA, d_in, d_out), x))
+    specs = [spec(CA, args, weights, calls=[(x, False, None)]) for _, args, weights, x in cases]
     got = results_of(run(probe_modules, specs=specs), specs)
-    for s, res, (args, weights, x) in zip(specs, got, cases):
+    for s, res, (label, args, weights, x) in zip(specs, got, cases):
         (out,) = outputs(s, res)
         expect_close(out, reference(x, weights), f"{describe(CA, args)}(x) vs softmax(mask(q k^T) / sqrt(d_out)) v, "
-                     f"with x of shape {tuple(x.shape)} and the grader's weights")  # fmt: skip
+                     f"on {label}, x of shape {tuple(x.shape)}")  # fmt: skip
 
 
 def test_multihead_output_shape():
@@ -410,7 +417,7 @@ def test_future_tokens_never_change_the_past():
             changed[:, t:] = torch.randn(B, ctx - t, d_in, generator=g) * 3
             calls += [(changed, False, None), (x[:, :t].clone(), False, None)]
         args = arguments(kind, d_in, d_out, ctx, heads if kind == MHA else None)
-        specs.append(spec(kind, args, draw_weights(g, kind, d_in, d_out), calls=calls))
+        specs.append(spec(kind, args, draw_weights(g, kind, d_in, d_out, out_bias=False), calls=calls))
         plans.append(cuts)
     got = results_of(run(probe_modules, specs=specs), specs)
     for s, res, cuts in zip(specs, got, plans):
@@ -431,7 +438,7 @@ def _weights_seen(r, g, dropout=0.0):
     for kind, n, heads, ctx in one_hot_cases(r):
         s, x, weights = one_hot_layout(g, kind, n, heads, ctx, dropout)
         if dropout and kind == MHA:
-            weights["out_proj"]["bias"] = torch.ones_like(weights["out_proj"]["bias"])  # dropout after out_proj drops it
+            weights["out_proj"]["bias"] = torch.ones(s["args"]["d_out"])  # dropout after out_proj would drop it
         seed = r.randrange(2**31)
         s["calls"] = [[x, False, None], [x, False, None], [x, True, seed]] if dropout else [[x, False, None]]
         specs.append(s)
@@ -502,8 +509,9 @@ def test_dropout_on_weights_in_train_only():
                f"{int((dropped & live).sum())} of {int(live.sum())} dropped")  # fmt: skip
         # Every value vector carries a 1 in its last slot: with dropout on the weights, that slot
         # of the context is the sum of the weights that survived, whatever was dropped.
-        expect_close(carried, got.sum(dim=-1), f"{kind} in train() mode: each context vector is the dropped-out weights "
-                     "times the values (is dropout applied to the values or the context vectors instead?)", atol=1e-5)  # fmt: skip
+        expect_close(carried, got.sum(dim=-1), f"{kind} in train() mode: the last slot of each context vector (every value "
+                     "carries a 1 there) vs the sum of that query's weights after dropout; is dropout applied to the values "
+                     "or the context vectors instead of the weights?", atol=1e-5)  # fmt: skip
         # Dropout on the weights drops each (query, key) weight on its own; dropout on the values
         # would drop key j's value for every query at once.
         mixed = ((dropped & live).any(dim=-2) & (kept & live & ~dropped).any(dim=-2)).any()
