@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from learn.judge.checking import expect, expect_close, expect_equal, expect_type, rng, run, short, torch_gen
 
 B, T, CONTEXT, D_IN, D_OUT, HEADS = 2, 5, 7, 6, 8, 2  # T < CONTEXT on purpose: the mask is cut
-FEATURES = 4  # the one-hot layout's random input features, beside its T one-hot position features
+FEATURES = 4  # the one-hot layout's random input features, beside its T one-hot positions and a constant 1
 CA, MHA = "CausalAttention", "MultiHeadAttention"
 QKV = ("W_query", "W_key", "W_value")
 
@@ -46,6 +46,13 @@ BOOK_INPUTS = [
 # ------------------------------------------------------------------------------------- probes
 # These run in the worker, on the learner's code: they build modules, load the judge's weights
 # by the book's names, call forward and send back plain data. The judge trusts none of it.
+
+
+def need(ok: bool, what: str, expected: str, got) -> None:
+    """expect(), with `got` a function that says what came: called only on a failure, since the
+    repr of a whole answer (tensors included) costs more than the check itself."""
+    if not ok:
+        expect(False, what, expected, got())
 
 
 def _part(module, kind: str, name: str):
@@ -85,9 +92,9 @@ def _load(module, kind: str, args: dict, weights: dict) -> None:
                 if isinstance(bias, torch.Tensor):
                     bias.zero_()
                 continue
-            expect(isinstance(bias, torch.Tensor) and tuple(bias.shape) == tuple(w["bias"].shape),
-                   f"{call}.{name}.bias, where the grader loads its own bias",
-                   f"a tensor of shape {tuple(w['bias'].shape)}", "None" if bias is None else short(bias, 60))  # fmt: skip
+            need(isinstance(bias, torch.Tensor) and tuple(bias.shape) == tuple(w["bias"].shape),
+                 f"{call}.{name}.bias, where the grader loads its own bias",
+                 f"a tensor of shape {tuple(w['bias'].shape)}", lambda: "None" if bias is None else short(bias, 60))  # fmt: skip
             bias.copy_(w["bias"])
 
 
@@ -228,11 +235,11 @@ def read_weights(out: torch.Tensor, heads: int, n: int) -> tuple[torch.Tensor, t
     return per_head[..., :n], per_head[..., n]
 
 
-def one_hot_cases(r, dropout=0.0) -> list[tuple[str, int, int, int]]:
+def one_hot_cases(r) -> list[tuple[str, int, int, int]]:
     """(kind, n tokens, heads, context_length): the book-sized ones, and ones drawn for this run."""
     cases = [(CA, T, 1, CONTEXT), (MHA, T, HEADS, CONTEXT)]
     for kind in (CA, MHA):
-        n = r.randrange(3, 8)
+        n = r.randrange(4, 8)
         cases.append((kind, n, 1 if kind == CA else r.randrange(2, 4), n + r.randrange(1, 4)))
     return cases
 
@@ -293,10 +300,10 @@ def mistaken_weights(x, weights, num_heads) -> dict[str, torch.Tensor]:
 
 def results_of(got, specs: list[dict]) -> list[dict]:
     """probe_modules' answer, checked to be one well-formed result per spec."""
-    expect(type(got) is list and len(got) == len(specs), "the probe's results", f"a list of {len(specs)} results", short(got, 80))
+    need(type(got) is list and len(got) == len(specs), "the probe's results", f"a list of {len(specs)} results", lambda: short(got, 80))
     for s, res in zip(specs, got):
-        expect(type(res) is dict and type(res.get("outputs")) is list and len(res["outputs"]) == len(s["calls"]),
-               f"the results for {describe(s['kind'], s['args'])}", f"{len(s['calls'])} outputs", short(res, 80))  # fmt: skip
+        need(type(res) is dict and type(res.get("outputs")) is list and len(res["outputs"]) == len(s["calls"]),
+             f"the results for {describe(s['kind'], s['args'])}", f"{len(s['calls'])} outputs", lambda: short(res, 80))  # fmt: skip
         expect_type(res.get("attrs"), dict, "the attributes read")
         expect_type(res.get("biases"), dict, "the biases read")
     return got
@@ -378,7 +385,7 @@ def test_multihead_output_shape():
         expected = {"d_out": args["d_out"], "num_heads": args["num_heads"], "head_dim": args["d_out"] // args["num_heads"]}
         for name, value in expected.items():
             have = res["attrs"].get(name)
-            expect(type(have) in (int, float) and have == value, f"{describe(MHA, args)}.{name}", str(value), short(have))
+            need(type(have) in (int, float) and have == value, f"{describe(MHA, args)}.{name}", str(value), lambda: short(have))
 
 
 def test_rejects_indivisible_heads():
@@ -391,14 +398,13 @@ def test_rejects_indivisible_heads():
             bad.append((d_out, heads))
     cases = [(MHA, arguments(MHA, D_IN, d_out, CONTEXT, heads)) for d_out, heads in good + bad]
     got = run(probe_build, cases=cases)
-    expect(type(got) is list and len(got) == len(cases), "the probe's results", f"a list of {len(cases)}", short(got, 80))
+    need(type(got) is list and len(got) == len(cases), "the probe's results", f"a list of {len(cases)}", lambda: short(got, 80))
     for (kind, args), raised in zip(cases[: len(good)], got):
-        expect(raised is None, f"{describe(kind, args)}: d_out divisible by num_heads, so it must build", "a module", short(raised))
+        need(raised is None, f"{describe(kind, args)}: d_out divisible by num_heads, so it must build", "a module", lambda: short(raised))
     for (kind, args), raised in zip(cases[len(good) :], got[len(good) :]):
         ok = type(raised) is str and raised.startswith(("AssertionError", "ValueError"))
-        expect(ok, f"{describe(kind, args)} should refuse to build",
-               "AssertionError or ValueError: d_out must be divisible by num_heads",
-               "a module was built" if raised is None else short(raised))  # fmt: skip
+        need(ok, f"{describe(kind, args)} should refuse to build", "AssertionError or ValueError: d_out must be divisible by num_heads",
+             lambda: "a module was built" if raised is None else short(raised))  # fmt: skip
 
 
 def test_future_tokens_never_change_the_past():
@@ -492,6 +498,7 @@ def test_multihead_matches_reference():
 def test_dropout_on_weights_in_train_only():
     """Graded against the learner's own eval() output, so that only dropout is judged here."""
     p = 0.5
+    seen = {CA: [0, 0, 0, 0], MHA: [0, 0, 0, 0]}  # per class: live weights, dropped, kept, keys dropped for some queries only
     for kind, heads, n, x, weights, (first, second, train) in _weights_seen(rng(), torch_gen(), dropout=p):
         expect(torch.equal(first, second), f"{kind} in eval() mode: two calls on the same input",
                "the same output (dropout is off in eval)", "different outputs")  # fmt: skip
@@ -503,19 +510,25 @@ def test_dropout_on_weights_in_train_only():
         expect(bool((kept | dropped).all()), f"{kind} in train() mode: each attention weight (read through forward)",
                "either 0 (dropped) or weight / (1 - p) = 2 * weight (kept): dropout acts on the weights",
                "other values: is dropout applied to the scores or the output?")  # fmt: skip
-        live = w > 1e-3
-        expect(bool((dropped & live).any()) and bool((kept & live & ~dropped).any()),
-               f"{kind} in train() mode", "some weights dropped and some kept",
-               f"{int((dropped & live).sum())} of {int(live.sum())} dropped")  # fmt: skip
         # Every value vector carries a 1 in its last slot: with dropout on the weights, that slot
         # of the context is the sum of the weights that survived, whatever was dropped.
         expect_close(carried, got.sum(dim=-1), f"{kind} in train() mode: the last slot of each context vector (every value "
                      "carries a 1 there) vs the sum of that query's weights after dropout; is dropout applied to the values "
                      "or the context vectors instead of the weights?", atol=1e-5)  # fmt: skip
+        live = w > 1e-3
+        out, kept = dropped & live, kept & live & ~dropped
         # Dropout on the weights drops each (query, key) weight on its own; dropout on the values
         # would drop key j's value for every query at once.
-        mixed = ((dropped & live).any(dim=-2) & (kept & live & ~dropped).any(dim=-2)).any()
-        expect(bool(mixed), f"{kind} in train() mode: weights of different queries on the same key",
+        mixed = out.any(dim=-2) & kept.any(dim=-2)  # (B, H, key j)
+        counts = seen[kind.split("(")[0]]
+        for k, v in enumerate((live.sum(), out.sum(), kept.sum(), mixed.sum())):
+            counts[k] += int(v)
+    # Chance alone drops all of them or none with probability below 2^-40: these are summed over
+    # the cases of each class, so that a small drawn case cannot fail honest code by bad luck.
+    for name, (live, out, kept, mixed) in seen.items():
+        expect(out > 0 and kept > 0, f"{name}(..., dropout={p}) in train() mode, over {live} attention weights",
+               "some weights dropped and some kept", f"{out} of {live} dropped")  # fmt: skip
+        expect(mixed > 0, f"{name}(..., dropout={p}) in train() mode: weights of different queries on the same key",
                "each dropped on its own (dropout on the weights)",
                "always all dropped or all kept together: is dropout applied to the values?")  # fmt: skip
 
@@ -542,26 +555,26 @@ def test_state_dict_matches_the_book():
             args = arguments(kind, d_in, d_out, ctx, heads if kind == MHA else None, qkv_bias=qkv_bias)
             cases.append((kind, args, book_state_dict(g, kind, d_in, d_out, ctx, qkv_bias)))
     got = run(probe_state_dict, cases=cases)
-    expect(type(got) is list and len(got) == len(cases), "the probe's results", f"a list of {len(cases)}", short(got, 80))
+    need(type(got) is list and len(got) == len(cases), "the probe's results", f"a list of {len(cases)}", lambda: short(got, 80))
     for (kind, args, book), res in zip(cases, got):
         name = describe(kind, args)
-        expect(type(res) is dict and type(res.get("shapes")) is dict, f"{name}.state_dict()", "keys and shapes", short(res, 80))
+        need(type(res) is dict and type(res.get("shapes")) is dict, f"{name}.state_dict()", "keys and shapes", lambda: short(res, 80))
         shapes = res["shapes"]
-        expect_equal(sorted(shapes), sorted(book), f"{name}.state_dict() keys")
+        expect_equal(sorted(shapes, key=str), sorted(book), f"{name}.state_dict() keys")
         expect_equal(shapes, {k: list(v.shape) for k, v in book.items()}, f"{name}.state_dict() shapes")
         mask = res.get("mask")
-        expect(type(mask) is torch.Tensor and list(mask.shape) == list(book["mask"].shape), f"{name}: the mask buffer",
-               f"a tensor of shape {tuple(book['mask'].shape)}", short(mask, 60))  # fmt: skip
+        need(type(mask) is torch.Tensor and list(mask.shape) == list(book["mask"].shape), f"{name}: the mask buffer",
+             f"a tensor of shape {tuple(book['mask'].shape)}", lambda: short(mask, 60))  # fmt: skip
         expect_equal((mask != 0).tolist(), (book["mask"] != 0).tolist(),
                      f"{name}: where the mask buffer is nonzero (True = hidden: strictly above the diagonal)")  # fmt: skip
-        expect(res.get("error") is None, f"{name}.load_state_dict(the book's state_dict, strict=True)", "it loads", short(res.get("error"), 400))
+        need(res.get("error") is None, f"{name}.load_state_dict(the book's state_dict, strict=True)", "it loads", lambda: short(res.get("error"), 400))
         loaded = res.get("loaded")
         expect_type(loaded, dict, f"{name}: the tensors read back after loading")
         for key, tensor in book.items():
             have = loaded.get(key)
             same = type(have) is torch.Tensor and have.shape == tensor.shape and torch.equal(have.to(tensor.dtype), tensor)
-            expect(same, f"{name}: {key} (read by its attribute name) after loading the book's state_dict",
-                   "the loaded tensor", "another tensor" if type(have) is torch.Tensor else short(have, 60))  # fmt: skip
+            need(same, f"{name}: {key} (read by its attribute name) after loading the book's state_dict",
+                 "the loaded tensor", lambda: "another tensor" if type(have) is torch.Tensor else short(have, 60))  # fmt: skip
 
 
 def test_qkv_bias_honoured():
@@ -580,23 +593,26 @@ def test_qkv_bias_honoured():
             changed = {k: dict(v) for k, v in base.items()}
             changed[name]["bias"] = base[name]["bias"] + 1.0
             variants.append(changed)
-        for weights in variants:
-            specs.append(spec(kind, arguments(kind, d_in, d_out, ctx, h, qkv_bias=True), weights, calls=[(x, False, None)], biases=names))
+        for k, weights in enumerate(variants):
+            calls = [(x, False, None)] * (2 if k == 0 else 1)  # twice: forward in eval() must be a function of its input
+            specs.append(spec(kind, arguments(kind, d_in, d_out, ctx, h, qkv_bias=True), weights, calls=calls, biases=names))
         cases.append((kind, h or 1, x, variants))
     got = results_of(run(probe_modules, specs=specs), specs)
     for (kind, heads, x, variants), i in zip(cases, range(0, len(specs), 4)):
         plain, biased = got[i], got[i + 1]
         for name in QKV:
             have = plain["biases"].get(name, "not read")
-            expect(have is None, f"{describe(kind, specs[i]['args'])}.{name}.bias", "None", short(have))
+            need(have is None, f"{describe(kind, specs[i]['args'])}.{name}.bias", "None", lambda: short(have))
             have = biased["biases"].get(name, "not read")
-            expect(have == [d_out], f"{describe(kind, specs[i + 1]['args'])}.{name}.bias: shape", f"[{d_out}]", short(have))
+            need(have == [d_out], f"{describe(kind, specs[i + 1]['args'])}.{name}.bias: shape", f"[{d_out}]", lambda: short(have))
         if kind == MHA:
             for res, s in ((plain, specs[i]), (biased, specs[i + 1])):
                 have = res["biases"].get("out_proj", "not read")
-                expect(have == [d_out], f"{describe(kind, s['args'])}.out_proj.bias: shape (out_proj always has one)", f"[{d_out}]", short(have))
+                need(have == [d_out], f"{describe(kind, s['args'])}.out_proj.bias: shape (out_proj always has one)", f"[{d_out}]", lambda: short(have))
         name = describe(kind, specs[i + 1]["args"])
         outs = [outputs(s, res)[0] for s, res in zip(specs[i + 1 : i + 4], got[i + 1 : i + 4])]
+        again = outputs(specs[i + 1], got[i + 1])[1]
+        expect(torch.equal(outs[0], again), f"{name}(x) in eval() mode, called twice on the same x", "the same output", "different outputs")
         right = torch.allclose(outs[0], reference(x, variants[0], heads), atol=1e-5, rtol=1e-4)
         for bias, out, weights in zip(("W_query", "W_value"), outs[1:], variants[1:]):
             what = f"{name}(x) after adding 1 to {bias}.bias"
