@@ -567,7 +567,8 @@ def test_state_dict_matches_the_book():
              f"a tensor of shape {tuple(book['mask'].shape)}", lambda: short(mask, 60))  # fmt: skip
         expect_equal((mask != 0).tolist(), (book["mask"] != 0).tolist(),
                      f"{name}: where the mask buffer is nonzero (True = hidden: strictly above the diagonal)")  # fmt: skip
-        need(res.get("error") is None, f"{name}.load_state_dict(the book's state_dict, strict=True)", "it loads", lambda: short(res.get("error"), 400))
+        need(res.get("error") is None, f"{name}.load_state_dict(the book's state_dict, strict=True)", "it loads",
+             lambda: short(res.get("error"), 400))
         loaded = res.get("loaded")
         expect_type(loaded, dict, f"{name}: the tensors read back after loading")
         for key, tensor in book.items():
@@ -608,7 +609,8 @@ def test_qkv_bias_honoured():
         if kind == MHA:
             for res, s in ((plain, specs[i]), (biased, specs[i + 1])):
                 have = res["biases"].get("out_proj", "not read")
-                need(have == [d_out], f"{describe(kind, s['args'])}.out_proj.bias: shape (out_proj always has one)", f"[{d_out}]", lambda: short(have))
+                need(have == [d_out], f"{describe(kind, s['args'])}.out_proj.bias: shape (out_proj always has one)",
+                     f"[{d_out}]", lambda: short(have))
         name = describe(kind, specs[i + 1]["args"])
         outs = [outputs(s, res)[0] for s, res in zip(specs[i + 1 : i + 4], got[i + 1 : i + 4])]
         again = outputs(specs[i + 1], got[i + 1])[1]
