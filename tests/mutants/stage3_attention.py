@@ -6,6 +6,7 @@ A = "attention.py"
 # Whole lines of solutions/stage3_attention/attention.py (each occurs once there).
 CA_MASK = "        attn_scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)\n"
 CA_SOFTMAX = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # (B, T, T), rows sum to 1\n"
+CA_VALUES = "        values = self.W_value(x)  # (B, T, d_out)\n\n        attn_scores = queries @ keys.transpose(1, 2)"
 MHA_MASK = "        attn_scores.masked_fill_(mask_bool, -torch.inf)\n"
 MHA_SOFTMAX = "        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # (B, num_heads, T, T), scaled by sqrt(head_dim)\n"
 MHA_DROPOUT = "        attn_weights = self.dropout(attn_weights)  # (B, num_heads, T, T), only in train() mode\n"
@@ -80,4 +81,21 @@ MUTANTS = [
            ("causal_attention_output_shape", "causal_attention_matches_reference")),
     Mutant("qkv_bias_ignored", A, MHA_QKV, MHA_QKV.replace("bias=qkv_bias", "bias=False"),
            ("qkv_bias_honoured", "state_dict_matches_the_book")),
+    # Dropout on the values drops key j's value for every query at once; dropout on the merged
+    # context vectors drops each (query, slot) on its own. Each entry of the one-hot layout is then
+    # still 0 or 2 * weight, so only the layout's constant slot and the drop pattern tell them apart.
+    Mutant("dropout_on_the_values", A, MHA_DROPOUT + "\n" + MHA_MERGE,
+           "\n" + MHA_MERGE.replace("(attn_weights @ values)", "(attn_weights @ self.dropout(values))"),
+           ("dropout_on_weights_in_train_only",)),
+    Mutant("dropout_on_the_context", A, MHA_DROPOUT + "\n" + MHA_MERGE,
+           "\n" + MHA_MERGE + "        context_vec = self.dropout(context_vec)\n",
+           ("dropout_on_weights_in_train_only",)),
+    # out_proj copies the qkv line's bias=qkv_bias: with qkv_bias=False it has no bias at all.
+    Mutant("out_proj_bias_follows_qkv_bias", A,
+           "        self.out_proj = nn.Linear(d_out, d_out)  # combines the heads' outputs\n",
+           "        self.out_proj = nn.Linear(d_out, d_out, bias=qkv_bias)  # combines the heads' outputs\n",
+           ("multihead_matches_reference", "state_dict_matches_the_book", "qkv_bias_honoured", "dropout_on_weights_in_train_only")),
+    # A copy-paste slip: the values come from W_key.
+    Mutant("values_from_W_key", A, CA_VALUES, CA_VALUES.replace("self.W_value(x)", "self.W_key(x)"),
+           ("causal_attention_matches_reference", "attention_weights_match_reference")),
 ]  # fmt: skip
