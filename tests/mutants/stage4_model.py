@@ -40,7 +40,19 @@ MUTANTS = [
     Mutant("missing_attention_shortcut", "model.py", "        x = x + shortcut  # add the block's input back\n", "",
            ("transformer_block_pre_norm_residual", "stored_weights_give_reference_logits")),
     Mutant("qkv_bias_ignored", "model.py", '            qkv_bias=cfg["qkv_bias"],\n', "",
-           ("stored_weights_give_reference_logits",)),
+           ("stored_weights_give_reference_logits", "transformer_block_pre_norm_residual", "parameter_count_124m")),
+    # One LayerNorm object for both sublayers: the block then has no norm2 parameters of its own
+    # (the old check, which recombined the learner's own submodules, could not see it).
+    Mutant("one_layer_norm_shared", "model.py", '        self.norm2 = LayerNorm(cfg["emb_dim"])\n', "        self.norm2 = self.norm1\n",
+           ("transformer_block_pre_norm_residual", "stored_weights_give_reference_logits", "parameter_count_124m")),
+    # The second shortcut adds the block's input instead of the attention's output.
+    Mutant("stale_shortcut", "model.py", "        shortcut = x  # the shortcut around the feed-forward\n", "",
+           ("transformer_block_pre_norm_residual", "stored_weights_give_reference_logits")),
+    # GPT-2 small's 3,072 copied from the book: right for emb_dim 768 only (the 124M count passes).
+    Mutant("hidden_width_hard_coded", "model.py",
+           '            nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]),\n            GELU(),\n            nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]),\n',
+           '            nn.Linear(cfg["emb_dim"], 3072),\n            GELU(),\n            nn.Linear(3072, cfg["emb_dim"]),\n',
+           ("parameter_count_124m", "feed_forward_expands_4x", "stored_weights_give_reference_logits")),
     # model.py: GPTModel
     Mutant("position_embedding_ignored", "model.py", "x = tok_embeds + pos_embeds  #", "x = tok_embeds  #",
            ("stored_weights_give_reference_logits", "greedy_matches_reference")),
@@ -60,6 +72,9 @@ MUTANTS = [
            ("parameter_count_124m", "stored_weights_give_reference_logits")),
     Mutant("dropout_not_disabled_in_eval", "model.py",
            "x = self.drop_emb(x)", "x = torch.nn.functional.dropout(x, p=self.drop_emb.p)",
+           ("dropout_only_in_training",)),
+    # The book's drop_rate 0.1 written in: a model configured with drop_rate 0.0 still drops in train mode.
+    Mutant("drop_rate_hard_coded", "model.py", 'self.drop_emb = nn.Dropout(cfg["drop_rate"])', "self.drop_emb = nn.Dropout(0.1)",
            ("dropout_only_in_training",)),
     # generation.py: greedy decoding
     Mutant("logits_from_the_first_position", "generation.py",

@@ -1,7 +1,9 @@
 """GPT-2 in one file, written apart from the reference solution.
 
 Differences on purpose: var_mean and rsqrt in LayerNorm, x ** 3 and math constants in GELU, the
-submodules created in another order (so the random init differs), one-line residual blocks, a
+submodules created in another order (so the random init differs), one-line residual blocks whose
+dropout is named drop_resid (as in the book's own package, llms-from-scratch; the book's text says
+drop_shortcut: a dropout holds no weights, so its name is the learner's choice), a
 greedy loop without softmax, the book's literal top-k and eos code (batch of one), and sampling by
 inverse CDF with torch.rand instead of torch.multinomial (other draws, same distribution).
 """
@@ -51,15 +53,15 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.norm1 = LayerNorm(cfg["emb_dim"])
         self.norm2 = LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
+        self.drop_resid = nn.Dropout(cfg["drop_rate"])
         self.ff = FeedForward(cfg)
         self.att = MultiHeadAttention(
             cfg["emb_dim"], cfg["emb_dim"], cfg["context_length"], cfg["drop_rate"], cfg["n_heads"], qkv_bias=cfg["qkv_bias"]
         )
 
     def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
+        x = x + self.drop_resid(self.att(self.norm1(x)))
+        return x + self.drop_resid(self.ff(self.norm2(x)))
 
 
 class GPTModel(nn.Module):
