@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import copy_solutions
-from learn import cli, show
+from learn import cli
+from learn.cli import show
 
 runner = CliRunner()
 SENTENCE = "Your journey starts with one step"
@@ -48,7 +49,7 @@ def test_the_cli_process_never_imports_the_learners_code_torch_or_matplotlib(tmp
         "sys.exit(any(m in sys.modules for m in ('torch', 'stage3_attention')))\n"
     )  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-    code = "import sys, learn.show; sys.exit(any(m in sys.modules for m in ('torch', 'matplotlib')))"
+    code = "import sys, learn.cli.show; sys.exit(any(m in sys.modules for m in ('torch', 'matplotlib')))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
