@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from learn import progress
-from learn.cli.console import err, load_course, load_progress, out, pick_stage, pick_tree, shown
+from learn.cli.console import err, load_course, load_progress, next_step, out, pick_stage, pick_tree, shown
 from learn.manifest import Stage
 
 
@@ -39,11 +39,13 @@ def check(
     if as_json:
         print(json.dumps(result.to_json()))
     else:
-        _print_result(stage, tree, result, course, unlocked=prog is not None and result.passed)
+        _print_result(stage, tree, result)
+        if prog is not None and result.passed:
+            out.print(f"[green]{stage.id} passed.[/] next: [bold]{next_step(prog, course)}[/]")
     raise typer.Exit(0 if result.passed else 1)
 
 
-def _print_result(stage: Stage, tree: Path, result, course: list[Stage], unlocked: bool) -> None:
+def _print_result(stage: Stage, tree: Path, result) -> None:
     out.print(f"[bold]{stage.id} · {stage.title}[/]   [dim]tree: {escape(str(shown(tree)))}/  ({result.seconds:.1f}s)[/]")
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else "[red]✗[/]"
@@ -53,9 +55,3 @@ def _print_result(stage: Stage, tree: Path, result, course: list[Stage], unlocke
     passed = sum(c.passed for c in result.checks)
     colour = "green" if result.passed else "red"
     out.print(f"[bold {colour}]score {result.score}/{result.max_score}[/] · {passed} of {len(result.checks)} checks pass")
-    if unlocked:
-        nxt = course[stage.number] if stage.number < len(course) else None
-        if nxt is not None and nxt.ready:
-            out.print(f"[green]{stage.id} passed: {nxt.id} ({nxt.title}) is open.[/] Next: learn lesson {nxt.id}")
-        else:
-            out.print(f"[green]{stage.id} passed.[/]")

@@ -53,10 +53,23 @@ def pick_stage(name: str, course: list[Stage], prog: progress.Progress | None = 
 
 
 def load_progress() -> progress.Progress:
-    prog = progress.load()
+    try:
+        prog = progress.load()
+    except progress.ProgressError as e:
+        raise usage_error(str(e)) from None
     if prog.warning:
         err.print(f"[yellow]warning:[/] {prog.warning}")
     return prog
+
+
+def next_step(prog: progress.Progress, course: list[Stage]) -> str:
+    """What to run next, by the one rule of learn/progress.py."""
+    nxt = prog.next_stage(course)
+    if nxt is None:
+        return "every stage has passed: congratulations!"
+    if not nxt.ready:
+        return f"every ready stage has passed; {nxt.id} ({nxt.title}) is coming next"
+    return f"learn lesson {nxt.id}   then   learn check {nxt.id}"
 
 
 def stage_folder(stage: Stage) -> Path:

@@ -7,21 +7,9 @@ import json
 import typer
 from rich.table import Table
 
-from learn import progress
-from learn.cli.console import load_course, load_progress, out
-from learn.manifest import Stage
+from learn.cli.console import load_course, load_progress, next_step, out
 
 STATE_STYLE = {"passed": "green", "open": "yellow", "locked": "dim", "coming": "dim italic"}
-
-
-def next_step(prog: progress.Progress, course: list[Stage]) -> str:
-    for s in course:
-        state = prog.state(s, course)
-        if state == "open":
-            return f"learn lesson {s.id}   then   learn check {s.id}"
-        if state == "coming":
-            return f"every ready stage has passed; {s.id} ({s.title}) is coming next"
-    return "every stage has passed: congratulations!"
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table.")):
@@ -44,6 +32,6 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON ob
     for r in rows:
         score = f"{r['score']}/{r['max_score']}" if r["score"] is not None else ""
         style = STATE_STYLE[r["state"]]
-        table.add_row(r["stage"], r["title"], f"[{style}]{r['state']}[/]", score)
+        table.add_row(r["stage"], r["title"], f"[{style}]{r['state']}[/]", f"[{style}]{score}[/]")
     out.print(table)
     out.print(f"next: [bold]{nxt}[/]")
