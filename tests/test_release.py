@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from conftest import SOLUTIONS, ready_stages
+from conftest import SOLUTIONS, copy_course, ready_stages, run_in
 from learn import ROOT
+from learn.skeleton import skeleton_files
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,16 @@ def test_release_skeleton_fails_and_reset_restores_it(release):
     done = learn_in(release, "reset", "1", "--yes")
     assert done.returncode == 0, done.stderr
     assert bpe.read_text() == pristine
+
+
+def test_release_builds_from_solutions_whatever_stages_holds(tmp_path):
+    course = copy_course(tmp_path / "course")
+    bpe = course / "stages" / "stage1_tokenizer" / "bpe.py"
+    bpe.write_text("# a learner's work in progress\n")
+    done = run_in(course, "tools/release.py", str(tmp_path / "release"))
+    assert done.returncode == 0, done.stderr
+    assert bpe.read_text() == "# a learner's work in progress\n"  # untouched
+    for stage in ready_stages():
+        for top in ("stages", "pristine"):
+            folder = tmp_path / "release" / top / stage.package
+            assert {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()} == skeleton_files(stage)

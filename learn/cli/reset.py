@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import typer
 
-from learn import progress
 from learn.cli.console import load_course, out, pick_stage, stage_folder, usage_error
 
 
@@ -16,7 +12,7 @@ def reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
 ):
     """Restore a stage's skeleton files in stages/, keeping a backup of yours."""
-    from learn.skeleton import pristine_files
+    from learn.skeleton import backup_folder, differing, pristine_files, replace_files
 
     stage = pick_stage(stage_name, load_course())
     try:
@@ -24,20 +20,13 @@ def reset(
     except FileNotFoundError as e:
         raise usage_error(f"{e}; use `git checkout -- stages/{stage.package}` to restore the files") from None
     dest = stage_folder(stage)
-    changed = [rel for rel, text in files.items()
-               if not (dest / rel).is_file() or (dest / rel).read_text(encoding="utf-8") != text]  # fmt: skip
+    changed = differing(dest, files)
     if not changed:
         out.print(f"stages/{stage.package}/ is already the untouched skeleton")
         return
     if not yes and not typer.confirm(f"Restore {', '.join(changed)} in stages/{stage.package}/ to the skeleton?"):
         raise typer.Exit(1)
-    backup = progress.path().parent / "backup" / f"{stage.id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for rel in changed:
-        target = dest / rel
-        if target.exists():
-            (backup / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(target, backup / rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(files[rel], encoding="utf-8")
+    backup = backup_folder(stage.id)
+    replace_files(dest, {rel: files[rel] for rel in changed}, backup)
     kept = f"; your previous version is in {backup}" if backup.exists() else ""
     out.print(f"restored {len(changed)} file(s){kept}")
