@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -66,3 +69,36 @@ def test_release_builds_from_solutions_whatever_stages_holds(tmp_path):
         for top in ("stages", "pristine"):
             folder = tmp_path / "release" / top / stage.package
             assert {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()} == skeleton_files(stage)
+
+
+def documented_commands(readme: str) -> list[str]:
+    """The `learn ...` lines of the README's bash blocks, comments cut off."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.startswith("learn ")]
+
+
+def test_release_readme_is_the_learners_and_its_commands_work_offline(tmp_path):
+    release = tmp_path / "course"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), str(release)], check=True, capture_output=True)
+    readme = (release / "README.md").read_text(encoding="utf-8")
+    for absent in ("solutions", "tools/", "tests/", "pytest", "--impl"):
+        assert absent not in readme, f"the learner's README names {absent!r}, which a release lacks"
+    assert 0 <= readme.index("pip install torch==2.13.0") < readme.index("pip install -e .")  # torch first: no CUDA build
+
+    # The `learn` script, exactly as pip installs it from the release's pyproject.toml, offline.
+    module, attr = tomllib.loads((release / "pyproject.toml").read_text())["project"]["scripts"]["learn"].split(":")
+    script = f"import sys; from {module} import {attr}; sys.argv[0] = 'learn'; sys.exit({attr}())"
+    env = {k: v for k, v in os.environ.items() if k != "LEARN_PROGRESS"}
+    env.update(PYTHONPATH=str(release), HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    commands = documented_commands(readme)
+    assert {c.split()[1] for c in commands} >= {"status", "lesson", "check", "reset"}
+    expected = {"status": 0, "lesson": 0, "check": 1, "reset": 0}  # check: the untouched skeleton fails
+    for line in commands:
+        words = shlex.split(line)
+        if words[1] not in expected:
+            continue
+        done = subprocess.run([sys.executable, "-c", script, *words[1:]], cwd=release, env=env, input="n\n",
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == expected[words[1]], f"{line}: {done.stdout[-2000:]}{done.stderr}"
+        assert "Traceback" not in done.stdout + done.stderr and "error:" not in done.stderr, line
+    assert ".learn/progress.json" in readme and (release / ".learn" / "progress.json").is_file()  # where the README says

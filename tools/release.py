@@ -5,7 +5,7 @@
 It reads curriculum.toml and writes, for every ready stage, the skeleton (made from solutions/ by
 learn.skeleton, so this course's stages/ is neither read nor touched: it may hold a learner's
 work), the lesson, the graded checks and their fixtures; plus the `learn` package, the manifest,
-pyproject.toml, README.md and noxfile.py (for instructors' gradebooks). It leaves out solutions/,
+pyproject.toml, noxfile.py (for instructors' gradebooks) and docs/README.learner.md as README.md. It leaves out solutions/,
 the project's own tests, tools/, benchmarks/ and the fixture generators (they need the solution).
 `learn reset` in a release restores skeletons from pristine/, a second copy of the skeletons.
 
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from learn import manifest  # noqa: E402
 from learn.skeleton import BEGIN, skeleton_files, write_files  # noqa: E402
 
-TOP_FILES = ["curriculum.toml", "pyproject.toml", "README.md", "noxfile.py", ".gitignore"]
+TOP_FILES = ["curriculum.toml", "pyproject.toml", "noxfile.py", ".gitignore"]
+README = ROOT / "docs" / "README.learner.md"  # the release's README.md: for learners, not course developers
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "generate.py")
 
 
@@ -37,6 +38,7 @@ def build(out: Path) -> list[str]:
     out.mkdir(parents=True)
     for name in TOP_FILES:
         shutil.copy2(ROOT / name, out / name)
+    shutil.copy2(README, out / "README.md")
     shutil.copytree(ROOT / "learn", out / "learn", ignore=IGNORE)
     for s in stages:
         for top in ("stages", "pristine"):
