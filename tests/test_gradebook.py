@@ -34,3 +34,21 @@ def test_gradebook_of_a_missing_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "no such folder" in result.output
+
+
+def test_gradebook_makes_the_folders_it_writes_into(tmp_path):
+    subs = tmp_path / "submissions"
+    shutil.copytree(ROOT / "stages" / "stage1_tokenizer", subs / "bob" / "stage1_tokenizer")
+    out, details = tmp_path / "grades" / "grades.csv", tmp_path / "reports"
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out), "--details", str(details)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and (details / "bob.json").is_file()
+
+
+def test_gradebook_into_a_file_is_a_usage_error(tmp_path):
+    subs = tmp_path / "submissions"
+    (subs / "bob").mkdir(parents=True)
+    (tmp_path / "reports").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--details", str(tmp_path / "reports")])
+    assert result.exit_code == 2
+    assert "reports" in result.output and "Traceback" not in result.output

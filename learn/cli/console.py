@@ -1,5 +1,5 @@
-"""What the `learn` commands share: the two consoles, usage errors, and finding the course, a
-stage, a tree and the learner's progress from what was typed on the command line.
+"""What the `learn` commands share: the two consoles, usage errors, help pages, and finding the
+course, a stage, a tree and the learner's progress from what was typed on the command line.
 
 Every command module imports from here and never from another command, so that each command
 reads on its own.
@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from learn import ROOT, manifest, progress
 from learn.manifest import Stage
@@ -21,6 +23,37 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one 
 
 #: The tree graded by default and the one whose passes unlock stages: the course's stages/.
 DEFAULT_TREE = ROOT / "stages"
+#: Where commands write pictures (learn show): git-ignored, like .learn/.
+OUT = ROOT / "out"
+
+
+class _PlainHelp:
+    """Help pages without typer's decorations: `STAGE`, not `{STAGE}`, in the usage line (a
+    required argument is written bare, as everywhere else), and no `<bool>` after a flag, which
+    takes no value."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece.strip("{}") for piece in super().collect_usage_pieces(ctx)]
+
+    def get_params(self, ctx) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""  # the help shows an option's metavar in place of its type
+        return params
+
+
+class Command(_PlainHelp, TyperCommand):
+    """Every `learn` command: `app.command(cls=Command)`."""
+
+
+class Group(_PlainHelp, TyperGroup):
+    """`learn` and `learn show`: `typer.Typer(cls=Group)`."""
+
+
+def plural(n: int, word: str) -> str:
+    """plural(1, "head") -> "1 head"; plural(4, "head") -> "4 heads"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def usage_error(message: str) -> typer.Exit:
@@ -70,6 +103,15 @@ def next_step(prog: progress.Progress, course: list[Stage]) -> str:
     if not nxt.ready:
         return f"every ready stage has passed; {nxt.id} ({nxt.title}) is coming next"
     return f"learn lesson {nxt.id}   then   learn check {nxt.id}"
+
+
+def output_file(name: str) -> Path:
+    """out/<name> in the course folder, where commands write pictures; out/ is made when needed."""
+    try:
+        OUT.mkdir(exist_ok=True)
+    except OSError as e:
+        raise usage_error(escape(f"cannot make {OUT}/ ({e.strerror or e}); name a file to write with --out")) from None
+    return OUT / name
 
 
 def stage_folder(stage: Stage) -> Path:

@@ -7,17 +7,18 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from learn.cli.console import err, load_course, out, usage_error
+from learn.cli.console import err, load_course, out, plural, usage_error
 from learn.manifest import Stage
 
 
 def gradebook(
-    submissions: Path = typer.Argument(..., help="A folder holding one tree (folder of stage packages) per student."),
-    csv_path: Path = typer.Option(Path("gradebook.csv"), "--out", help="Where to write the CSV."),
-    details: Optional[Path] = typer.Option(None, "--details", help="Also write <student>.json here: every check's result and message, to hand back."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Submissions graded at once."),
+    submissions: Path = typer.Argument(..., metavar="SUBMISSIONS", help="A folder holding one tree (folder of stage packages) per student."),
+    csv_path: Path = typer.Option(Path("gradebook.csv"), "--out", metavar="CSV", help="Where to write the CSV."),
+    details: Optional[Path] = typer.Option(None, "--details", metavar="FOLDER", help="Also write <student>.json here: every check's result and message, to hand back. Made if missing."),
+    jobs: int = typer.Option(2, "--jobs", "-j", metavar="N", min=1, help="Submissions graded at once."),
 ):  # fmt: skip
     """Grade every submission in a folder on every ready stage; write a CSV gradebook."""
     import csv
@@ -33,8 +34,11 @@ def gradebook(
     if not students:
         raise usage_error(f"{submissions} holds no submission folders")
     for folder in (csv_path.parent, details):
-        if folder is not None and not folder.is_dir():
-            raise usage_error(f"{folder}: no such folder to write into")
+        try:
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise usage_error(escape(f"cannot make the folder {folder} to write into ({e.strerror or e})")) from None
     stages = [s for s in load_course() if s.ready]
 
     def result(student: Path, stage: Stage) -> dict:
@@ -44,7 +48,7 @@ def gradebook(
 
     results: dict[tuple[str, str], dict] = {}
     with Progress(console=err, transient=True) as bar, ThreadPoolExecutor(jobs) as pool:
-        task = bar.add_task(f"grading {len(students)} submissions", total=len(students) * len(stages))
+        task = bar.add_task(f"grading {plural(len(students), 'submission')}", total=len(students) * len(stages))
         futures = {pool.submit(result, st, sg): (st.name, sg.id) for st in students for sg in stages}
         for future in as_completed(futures):
             results[futures[future]] = future.result()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from learn.cli.console import load_course, out, pick_stage, stage_folder, usage_error
+from learn.cli.console import load_course, out, pick_stage, plural, stage_folder, usage_error
 
 
 def reset(
@@ -24,9 +24,19 @@ def reset(
     if not changed:
         out.print(f"stages/{stage.package}/ is already the untouched skeleton")
         return
-    if not yes and not typer.confirm(f"Restore {', '.join(changed)} in stages/{stage.package}/ to the skeleton?"):
-        raise typer.Exit(1)
+    if not yes and not _confirm(f"Restore {', '.join(changed)} in stages/{stage.package}/ to the skeleton?"):
+        out.print(f"nothing changed: stages/{stage.package}/ is as it was")
+        raise typer.Exit(1)  # 1, as when a check fails: the command did not do what it is for
     backup = backup_folder(stage.id)
     replace_files(dest, {rel: files[rel] for rel in changed}, backup)
     kept = f"; your previous version is in {backup}" if backup.exists() else ""
-    out.print(f"restored {len(changed)} file(s){kept}")
+    out.print(f"restored {plural(len(changed), 'file')}{kept}")
+
+
+def _confirm(question: str) -> bool:
+    """The learner's yes or no; no when the input ends (a pipe) or on Ctrl-C."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        out.print()  # the prompt left the line open
+        return False

@@ -4,7 +4,9 @@
     learn show attention "The cat sat on the mat because it was tired" --heads 2 --out cat.png
 
 `attention` writes a PNG heatmap of your MultiHeadAttention's weights, one panel per head: row i
-is the query token, column j the key token, the colour how much token i attends to token j.
+is the query token, column j the key token, the colour how much token i attends to token j. It goes
+to out/attention.png in the course folder (out/ is git-ignored, made when needed) unless --out
+names another file, and the command prints where it wrote it.
 
 Tokens. The sentence is cut into words and runs of punctuation. That works offline and needs no
 trained tokenizer (tiktoken's gpt2 files are downloaded on first use, which a fresh offline
@@ -36,10 +38,11 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli.console import err, load_course, out, pick_stage, pick_tree, shown, usage_error
+from learn.cli.console import Command, Group, err, load_course, out, output_file, pick_stage, pick_tree, plural, shown, usage_error
 from learn.isolation import run_isolated
 
 app = typer.Typer(
+    cls=Group,
     help="Draw what your code computes (writes an image, grades nothing).",
     no_args_is_help=True,
     add_completion=False,
@@ -58,13 +61,13 @@ def tokenize(sentence: str) -> list[str]:
     return re.findall(r"\w+|[^\w\s]+", sentence)
 
 
-@app.command()
+@app.command(cls=Command)
 def attention(
-    sentence: str = typer.Argument(..., help="The text to look at, in quotes."),
-    impl: Optional[str] = typer.Option(None, "--impl", help="Use the stage3_attention of this tree instead of stages/ (e.g. solutions)."),
-    png: Path = typer.Option(Path("attention.png"), "--out", help="The PNG to write."),
-    heads: int = typer.Option(4, "--heads", min=1, max=8, help="num_heads: one panel per head."),
-    seed: int = typer.Option(123, "--seed", help="Seeds the random token vectors and projections."),
+    sentence: str = typer.Argument(..., metavar="SENTENCE", help="The text to look at, in quotes."),
+    impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stage3_attention of this tree instead of stages/ (e.g. solutions)."),
+    png: Optional[Path] = typer.Option(None, "--out", metavar="PNG", help="The picture to write. [default: out/attention.png in the course folder]"),
+    heads: int = typer.Option(4, "--heads", metavar="N", min=1, max=8, help="num_heads: one panel per head."),
+    seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the random token vectors and projections."),
 ):  # fmt: skip
     """Heatmap of your MultiHeadAttention's weights over a sentence, one panel per head."""
     stage = pick_stage("stage3", load_course())
@@ -74,7 +77,7 @@ def attention(
         raise usage_error("the sentence is empty: give some words, e.g. learn show attention \"Your journey starts with one step\"")
     if len(tokens) > MAX_TOKENS:
         raise usage_error(f"the sentence has {len(tokens)} tokens; at most {MAX_TOKENS} fit a readable heatmap")
-    png = png.expanduser().resolve()
+    png = (png or output_file("attention.png")).expanduser().resolve()
     if not png.parent.is_dir():
         raise usage_error(escape(f"--out {png}: the folder {png.parent} does not exist"))
     if png.suffix.lower() != ".png":
@@ -90,7 +93,7 @@ def attention(
         _draw(result["weights"], tokens, png, f"MultiHeadAttention from {shown(tree)}/ (untrained, seed {seed})")
     except OSError as e:
         raise usage_error(escape(f"cannot write {png}: {e.strerror or e}")) from None
-    out.print(f"wrote {escape(str(png))}: {heads} head(s) x {len(tokens)} tokens")
+    out.print(f"wrote {escape(str(png))}: {plural(heads, 'head')} x {plural(len(tokens), 'token')}")
 
 
 def _run_learner_code(tree: Path, request: dict) -> dict:
