@@ -104,7 +104,7 @@ def _parse(text: str) -> dict[str, dict]:
 def _set_aside(file: Path) -> Path:
     """Move an unreadable progress file (or whatever is in its place) to a free name beside it."""
     n = 1
-    while (backup := file.with_suffix(".corrupt" + (str(n) if n > 1 else ""))).exists() or backup.is_symlink():
+    while os.path.lexists(backup := file.with_suffix(".corrupt" + (str(n) if n > 1 else ""))):
         n += 1
     try:
         file.replace(backup)

@@ -147,7 +147,9 @@ class Overwrite(Exception):
     """Files in stages/ differ from their skeleton: they may be a learner's work."""
 
 
-def generate(stages_dir: Path = ROOT / "stages", solutions: Path = ROOT / "solutions", force: bool = False) -> tuple[list[Path], Path | None]:
+def generate(
+    stages_dir: Path = ROOT / "stages", solutions: Path = ROOT / "solutions", force: bool = False
+) -> tuple[list[Path], Path | None]:
     """Make every ready stage's folder under `stages_dir` hold exactly its skeleton.
 
     Returns the files written or removed, and the backup folder (None when nothing was backed up).
@@ -170,15 +172,15 @@ def generate(stages_dir: Path = ROOT / "stages", solutions: Path = ROOT / "solut
     return [folder / rel for folder, write, remove in plan for rel in [*write, *remove]], backup if backup.exists() else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     parser = argparse.ArgumentParser(description="Write stages/ from solutions/: every ready stage's skeleton.")
     parser.add_argument("--force", action="store_true", help="replace files that differ from their skeleton, after a backup")
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     try:
         changed, backup = generate(force=args.force)
     except Overwrite as e:
-        print(f"error: {e}: differ from the skeleton that solutions/ gives (a learner's work, or the skeleton "
-              "of an older solution); nothing was written. Check them, then run `python -m learn.skeleton "
+        print(f"error: {e}: differ from the skeleton that solutions/ gives, or are not part of it (a learner's "
+              "work, or the skeleton of an older solution); nothing was written. Check them, then run `python -m learn.skeleton "
               "--force`, which keeps a copy of each in .learn/backup/", file=sys.stderr)  # fmt: skip
         return 1
     for path in changed:

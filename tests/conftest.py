@@ -27,9 +27,10 @@ def copy_course(dest: Path) -> Path:
 
 
 def run_in(course: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    """`python ARGS` in a copy of the course, importing that copy's `learn` (offline, own progress)."""
+    """`python ARGS` in a copy of the course (or a release) as a learner runs it there: importing
+    that copy's `learn`, with its own progress, and offline (any HTTP goes to a closed port)."""
     env = {k: v for k, v in os.environ.items() if k != "LEARN_PROGRESS"}
-    env["PYTHONPATH"] = str(course)
+    env.update(PYTHONPATH=str(course), HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
     return subprocess.run([sys.executable, *args], cwd=course, env=env, input=input, capture_output=True, text=True)
 
 

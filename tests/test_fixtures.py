@@ -69,4 +69,5 @@ def test_fixtures_regenerate_to_the_same_content(stage, tmp_path):
 def test_stored_floats_say_their_precision(stage):
     for path in stage.fixtures_dir.glob("*.json"):
         for text in FLOAT.findall(path.read_text(encoding="utf-8")):
-            assert float(f"{float(text):.{SIGNIFICANT_DIGITS}g}") == float(text), f"{path.name}: {text} has more than {SIGNIFICANT_DIGITS} significant digits"
+            rounded = float(f"{float(text):.{SIGNIFICANT_DIGITS}g}")
+            assert rounded == float(text), f"{path.name}: {text} has more than {SIGNIFICANT_DIGITS} significant digits"

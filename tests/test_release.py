@@ -4,7 +4,6 @@ and fixtures grade the reference to full marks, its skeleton fails, and `learn r
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -25,13 +24,6 @@ def release(tmp_path_factory):
     return out
 
 
-def learn_in(release, *args):
-    """`python -m learn ...` as a learner runs it in the release: the release's own `learn`."""
-    env = {k: v for k, v in os.environ.items() if k != "LEARN_PROGRESS"}
-    env["PYTHONPATH"] = str(release)
-    return subprocess.run([sys.executable, "-m", "learn", *args], cwd=release, env=env, capture_output=True, text=True)
-
-
 def test_release_holds_no_solution(release):
     assert not (release / "solutions").exists() and not (release / "tests").exists()
     for path in release.rglob("generate.py"):
@@ -40,20 +32,20 @@ def test_release_holds_no_solution(release):
 
 @pytest.mark.parametrize("stage", ready_stages(), ids=lambda s: s.id)
 def test_release_checks_grade_the_reference_to_full_marks(release, stage):
-    done = learn_in(release, "check", stage.id, "--impl", str(SOLUTIONS), "--json")
+    done = run_in(release, "-m", "learn", "check", stage.id, "--impl", str(SOLUTIONS), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["score"] == stage.max_score
 
 
 def test_release_skeleton_fails_and_reset_restores_it(release):
-    done = learn_in(release, "check", "1", "--json")
+    done = run_in(release, "-m", "learn", "check", "1", "--json")
     assert done.returncode == 1
     assert json.loads(done.stdout)["score"] == 0
     assert (release / ".learn" / "progress.json").exists()
     bpe = release / "stages" / "stage1_tokenizer" / "bpe.py"
     pristine = bpe.read_text()
     bpe.write_text("# my work in progress\n")
-    done = learn_in(release, "reset", "1", "--yes")
+    done = run_in(release, "-m", "learn", "reset", "1", "--yes")
     assert done.returncode == 0, done.stderr
     assert bpe.read_text() == pristine
 
@@ -85,11 +77,9 @@ def test_release_readme_is_the_learners_and_its_commands_work_offline(tmp_path):
         assert absent not in readme, f"the learner's README names {absent!r}, which a release lacks"
     assert 0 <= readme.index("pip install torch==2.13.0") < readme.index("pip install -e .")  # torch first: no CUDA build
 
-    # The `learn` script, exactly as pip installs it from the release's pyproject.toml, offline.
+    # The `learn` script, exactly as pip installs it from the release's pyproject.toml.
     module, attr = tomllib.loads((release / "pyproject.toml").read_text())["project"]["scripts"]["learn"].split(":")
     script = f"import sys; from {module} import {attr}; sys.argv[0] = 'learn'; sys.exit({attr}())"
-    env = {k: v for k, v in os.environ.items() if k != "LEARN_PROGRESS"}
-    env.update(PYTHONPATH=str(release), HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
     commands = documented_commands(readme)
     assert {c.split()[1] for c in commands} >= {"status", "lesson", "check", "reset"}
     expected = {"status": 0, "lesson": 0, "check": 1, "reset": 0}  # check: the untouched skeleton fails
@@ -97,8 +87,7 @@ def test_release_readme_is_the_learners_and_its_commands_work_offline(tmp_path):
         words = shlex.split(line)
         if words[1] not in expected:
             continue
-        done = subprocess.run([sys.executable, "-c", script, *words[1:]], cwd=release, env=env, input="n\n",
-                              capture_output=True, text=True)  # fmt: skip
+        done = run_in(release, "-c", script, *words[1:], input="n\n")
         assert done.returncode == expected[words[1]], f"{line}: {done.stdout[-2000:]}{done.stderr}"
         assert "Traceback" not in done.stdout + done.stderr and "error:" not in done.stderr, line
     assert ".learn/progress.json" in readme and (release / ".learn" / "progress.json").is_file()  # where the README says

@@ -65,7 +65,7 @@ def tokenize(sentence: str) -> list[str]:
 def attention(
     sentence: str = typer.Argument(..., metavar="SENTENCE", help="The text to look at, in quotes."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stage3_attention of this tree instead of stages/ (e.g. solutions)."),
-    png: Optional[Path] = typer.Option(None, "--out", metavar="PNG", help="The picture to write. [default: out/attention.png in the course folder]"),
+    png: Optional[Path] = typer.Option(None, "--out", metavar="PNG", help="The picture to write (default: out/attention.png in the course folder)."),
     heads: int = typer.Option(4, "--heads", metavar="N", min=1, max=8, help="num_heads: one panel per head."),
     seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the random token vectors and projections."),
 ):  # fmt: skip
