@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import copy_solutions
 from learn import ROOT, cli, manifest
+from learn.cli import console
 
 runner = CliRunner()
 STAGE1 = manifest.find("stage1")
@@ -98,7 +99,7 @@ def test_impl_run_records_nothing(progress_file):
 
 
 def test_passing_the_default_tree_unlocks_the_next_stage(tmp_path, monkeypatch, progress_file):
-    monkeypatch.setattr(cli, "DEFAULT_TREE", copy_solutions(tmp_path / "mine"))
+    monkeypatch.setattr(console, "DEFAULT_TREE", copy_solutions(tmp_path / "mine"))
     result = learn("check", "1")
     assert result.exit_code == 0, result.output
     assert "stage1 passed" in result.stdout
@@ -144,7 +145,7 @@ def test_coming_stage_is_a_usage_error():
 
 def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, progress_file):
     mine = copy_solutions(tmp_path / "mine")
-    monkeypatch.setattr(cli, "DEFAULT_TREE", mine)
+    monkeypatch.setattr(console, "DEFAULT_TREE", mine)
     edited = mine / "stage1_tokenizer" / "bpe.py"
     work = edited.read_text()
     assert learn("reset", "1", input="n\n").exit_code == 1  # asked, declined: untouched
@@ -158,7 +159,7 @@ def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, p
 
 
 def test_reset_brings_back_a_deleted_stage_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "DEFAULT_TREE", tmp_path)
+    monkeypatch.setattr(console, "DEFAULT_TREE", tmp_path)
     result = learn("reset", "1", "--yes")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "stage1_tokenizer" / "__init__.py").is_file()
@@ -166,7 +167,7 @@ def test_reset_brings_back_a_deleted_stage_folder(tmp_path, monkeypatch):
 
 
 def test_missing_stage_folder_is_a_usage_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "DEFAULT_TREE", tmp_path)
+    monkeypatch.setattr(console, "DEFAULT_TREE", tmp_path)
     result = learn("check", "1")
     assert result.exit_code == 2
     assert "stages/stage1_tokenizer/ is missing" in result.output
@@ -175,3 +176,60 @@ def test_missing_stage_folder_is_a_usage_error(tmp_path, monkeypatch):
 def test_cli_starts_without_importing_torch():
     code = "import sys, learn.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_every_package_of_learn_is_installed():
+    import tomllib
+
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = sorted(".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "learn").rglob("__init__.py"))
+    assert sorted(listed) == found, "list every package of learn/ in pyproject.toml [tool.setuptools] packages"
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""], ids=["no", "end_of_input"])
+def test_declined_reset_says_nothing_changed(tmp_path, monkeypatch, answer):
+    mine = copy_solutions(tmp_path / "mine")
+    monkeypatch.setattr(console, "DEFAULT_TREE", mine)
+    result = learn("reset", "1", input=answer)
+    assert result.exit_code == 1
+    assert "nothing changed" in result.output and "Aborted" not in result.output
+    assert not (tmp_path / "backup").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["status"], ["lesson"], ["check"], ["reset"], ["gradebook"], ["show"], ["show", "attention"]])
+def test_help_reads_cleanly(command):
+    result = learn(*command, "--help")
+    assert result.exit_code == 0
+    usage = result.output.split("Usage:")[1].splitlines()[0]
+    assert "{" not in usage and "<bool>" not in result.output, result.output
+
+
+def test_points_line_up_whatever_the_length_of_a_check_name(monkeypatch):
+    from learn import grader
+
+    stage = manifest.find("stage2")  # names from 27 to 45 characters
+    fake = grader.StageResult(stage.id, "tree", [grader.CheckResult(c.name, c.points, True, "") for c in stage.checks], 0.1)
+    monkeypatch.setattr(grader, "grade", lambda s, tree: fake)
+    result = learn("check", "2", "--impl", "solutions")
+    rows = [line for line in result.stdout.splitlines() if "✓" in line]
+    assert len(rows) == len(stage.checks)
+    assert len({line.index("/") for line in rows}) == 1, "\n".join(rows)
+
+
+def test_lesson_is_paged_in_a_terminal_and_printed_when_piped(monkeypatch):
+    import io
+
+    from rich.console import Console
+    from rich.pager import SystemPager
+
+    from learn.cli import lesson
+
+    paged = []
+    monkeypatch.setattr(SystemPager, "_pager", lambda self, text: paged.append(text))
+    monkeypatch.setenv("LESS", "-R")  # the command sets a default for less: keep it from this process
+    assert "§2" in learn("lesson", "1").stdout and not paged  # piped (the test runner): printed
+    screen = io.StringIO()
+    monkeypatch.setattr(lesson, "out", Console(file=screen, force_terminal=True, width=80))
+    assert learn("lesson", "1").exit_code == 0
+    assert len(paged) == 1 and "§2" in paged[0]
+    assert "learn check stage1" in screen.getvalue() and "§2" not in screen.getvalue()  # after the pager: what to do next

@@ -54,3 +54,21 @@ def test_every_student_gets_a_row_whatever_their_code_does(tmp_path):
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"ada", "mallory"} and rows["mallory"]["total"] == "0"
     assert int(rows["ada"]["total"]) == sum(s.max_score for s in manifest.load() if s.ready)
+
+
+def test_gradebook_makes_the_folders_it_writes_into(tmp_path):
+    subs = tmp_path / "submissions"
+    shutil.copytree(ROOT / "stages" / "stage1_tokenizer", subs / "bob" / "stage1_tokenizer")
+    out, details = tmp_path / "grades" / "grades.csv", tmp_path / "reports"
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out), "--details", str(details)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and (details / "bob.json").is_file()
+
+
+def test_gradebook_into_a_file_is_a_usage_error(tmp_path):
+    subs = tmp_path / "submissions"
+    (subs / "bob").mkdir(parents=True)
+    (tmp_path / "reports").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--details", str(tmp_path / "reports")])
+    assert result.exit_code == 2
+    assert "reports" in result.output and "Traceback" not in result.output

@@ -46,7 +46,7 @@ def test_stages_folder_is_generated_from_solutions(stage):
         for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     }  # fmt: skip
     stale = sorted(set(expected) ^ set(actual) | {k for k in expected if actual.get(k) != expected[k]})
-    assert not stale, f"stages/{stage.package} is stale in {stale}: run `python -m learn.skeleton`"
+    assert not stale, f"stages/{stage.package} is stale in {stale}: run `python -m learn.skeleton --force`"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)

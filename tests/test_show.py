@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import copy_solutions
-from learn import cli, show
+from learn import cli
+from learn.cli import console, show
 
 runner = CliRunner()
 SENTENCE = "Your journey starts with one step"
@@ -48,7 +49,7 @@ def test_the_cli_process_never_imports_the_learners_code_torch_or_matplotlib(tmp
         "sys.exit(any(m in sys.modules for m in ('torch', 'stage3_attention')))\n"
     )  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-    code = "import sys, learn.show; sys.exit(any(m in sys.modules for m in ('torch', 'matplotlib')))"
+    code = "import sys, learn.cli.show; sys.exit(any(m in sys.modules for m in ('torch', 'matplotlib')))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -114,3 +115,19 @@ def test_learner_code_that_hangs_is_stopped(tmp_path, monkeypatch):
     result = learn("show", "attention", SENTENCE, "--impl", str(tree), "--out", str(tmp_path / "a.png"))
     assert result.exit_code == 1
     assert "ran for more than 3 s" in result.stderr
+
+
+def test_picture_goes_to_the_output_folder_and_counts_read_right(tmp_path, monkeypatch):
+    monkeypatch.setattr(console, "OUT", tmp_path / "out")
+    result = learn("show", "attention", "Hello", "--impl", "solutions", "--heads", "1")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "attention.png").is_file()
+    assert str(tmp_path / "out" / "attention.png") in " ".join(result.stdout.split())
+    assert "1 head x 1 token" in result.stdout
+
+
+def test_the_output_folder_is_git_ignored():
+    from learn import ROOT
+
+    assert console.OUT == ROOT / "out"
+    assert "/out/" in (ROOT / ".gitignore").read_text().split()

@@ -83,20 +83,29 @@ def torch_gen(offset: int = 0):
 
 def short(value, limit: int = 160) -> str:
     """repr(value), cut to `limit` characters so that a message stays readable."""
-    text = repr(value)
+    return _cut(repr(value), limit)
+
+
+def _cut(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 15] + f" ... ({len(text)} chars)"
 
 
 def expect(ok: bool, what: str, expected, got) -> None:
-    """Fail the check with 'what: expected ..., got ...' unless `ok`."""
+    """Fail the check with 'what: expected ..., got ...' unless `ok`.
+
+    A str is shown as it is: checks pass descriptions ("a tensor of shape (2, 3)") and values they
+    have formatted already (repr(x), short(x)), which a second repr would quote twice. Any other
+    value is shown as short(value). To compare values that are strings, use expect_equal.
+    """
     if not ok:
-        shown = [v if isinstance(v, str) else short(v) for v in (expected, got)]
+        shown = [_cut(v) if isinstance(v, str) else short(v) for v in (expected, got)]
         raise AssertionError(f"{what}\n  expected: {shown[0]}\n  got:      {shown[1]}")
 
 
 def expect_equal(got, expected, what: str) -> None:
-    """Fail unless got == expected; both are shown as Python writes them."""
-    expect(got == expected, what, short(expected), short(got))
+    """Fail unless got == expected, showing both as short(): a string once quoted."""
+    if got != expected:
+        expect(False, what, short(expected), short(got))
 
 
 def expect_type(value, kind: type, what: str):

@@ -159,7 +159,8 @@ class Workers:
     def __init__(self, package: str, tree: Path, limits: Limits):
         self.package = package
         self.uid = reaper.worker_uid()
-        self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-"))
+        hide = _hidden(tree)
+        self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
         self.view, self.tree, self.home = self.dir / "view", self.dir / "tree", self.dir / "home"
         shutil.copytree(ROOT / "learn", self.view / "learn", ignore=shutil.ignore_patterns("__pycache__"))
         checks = ROOT / "checks" / package
@@ -173,7 +174,7 @@ class Workers:
             "package": package,
             "checks": [str(self.view / "checks" / package / p.name) for p in sorted(checks.glob("test_*.py"))],
             "limits": asdict(limits),
-            "hide": _hidden(tree),
+            "hide": [h for h in hide if not self.dir.resolve().is_relative_to(h)],
             "uid": self.uid,
             "home": str(self.home),
         }
@@ -268,6 +269,17 @@ def _chown_all(top: Path, uid: int) -> None:
     for folder, dirs, files in os.walk(top):
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, uid, uid)
+
+
+def _outside(hide: list[str]) -> str | None:
+    """A temporary folder that no hidden path holds (a tree right under /tmp hides /tmp), where
+    the worker's own files can live; None (the default) if there is none, and then the hidden
+    path that holds it stays visible."""
+    for base in (tempfile.gettempdir(), "/var/tmp", "/dev/shm"):
+        real = Path(base).resolve()
+        if real.is_dir() and os.access(real, os.W_OK) and not any(real.is_relative_to(h) for h in hide):
+            return str(real)
+    return None
 
 
 def _hidden(tree: Path) -> list[str]:

@@ -8,7 +8,8 @@ D_MODEL = 16  # the width of each token's random vector
 
 
 def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -> list:
-    """The learner's MultiHeadAttention weights (heads, T, T), read through forward alone.
+    """The learner's MultiHeadAttention weights [head][query][key] as lists, read through forward
+    alone (plain lists: the CLI that draws them never imports torch).
 
     The module is built with d_in = D_MODEL + T and d_out = heads * T (so head_dim = T); the last
     T input features are one-hot positions, W_value copies them into every head (token j's value
@@ -53,4 +54,4 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
            "MultiHeadAttention's output", f"shape {(1, n, heads * n)} (B, T, d_out)", str(got))  # fmt: skip
     expect(bool(torch.isfinite(out).all()), "MultiHeadAttention's output", "finite values",
            "NaN or inf: is a whole row of scores masked?")  # fmt: skip
-    return out[0].view(n, heads, n).transpose(0, 1).contiguous()  # (T, heads, T) -> (heads, T, T)
+    return out[0].view(n, heads, n).transpose(0, 1).tolist()  # (T, heads, T) -> (heads, T, T)

@@ -1,0 +1,32 @@
+"""The `learn` command: status, lesson, check, reset, gradebook, show.
+
+Exit codes: 0 success (every check passed); 1 the command ran but did not do its job (a check
+failed, the learner's code failed in `learn show`, a reset was declined); 2 usage error or locked
+stage.
+Start-up stays light: nothing here imports torch; the checks run in a separate process.
+
+One module per command (learn/cli/status.py, ...); what they share, the consoles and finding the
+course, a stage and a tree, is in learn/cli/console.py.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from learn.cli import check, gradebook, lesson, reset, show, status
+from learn.cli.console import Command, Group
+
+app = typer.Typer(
+    cls=Group,
+    help="Build a GPT from scratch, one graded stage at a time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for command in (status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook):
+    app.command(cls=Command)(command)
+app.add_typer(show.app, name="show", help="Draw what your code computes, e.g. `learn show attention \"a sentence\"`.")
+
+
+def main() -> None:  # `python -m learn`
+    app()

@@ -1,0 +1,171 @@
+"""`learn gradebook`: grade a class's submissions on the ready stages, into a CSV and reports.
+
+    learn gradebook submissions/                        # gradebook.csv, every ready stage
+    learn gradebook submissions/ --stages 1-3 -j 4 --details reports/ --gradescope results/
+
+SUBMISSIONS holds one folder or .zip per student (learn/judge/submissions.py). In a course
+checkout the grading uses a release built for the run (learn/release.py: the checks, fixtures and
+engine a learner gets, and no solutions/ beside the grader); in a release, the release itself.
+Each submission is graded by one judge over all its stages, `-j` of them at once
+(learn/judge/gradebook.py). Rows are cached beside the CSV by the hash of the submission's stage
+files and the course version: a re-run grades only what changed, a stopped run resumes.
+
+Outputs: the CSV (one row per student, one column per stage, total, course version, note), with
+--details one JSON report per student (every check's message, to hand back), with --gradescope
+one results.json per student in Gradescope's format, and, where two students' stage files are
+identical (or identical without comments and whitespace), a flags report beside the CSV: never
+part of a grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from learn import ROOT
+from learn.cli.console import err, load_course, out, plural, usage_error
+from learn.manifest import Stage
+
+
+def gradebook(
+    submissions: Path = typer.Argument(..., metavar="SUBMISSIONS", help="A folder holding one folder or .zip per student."),
+    csv_path: Path = typer.Option(Path("gradebook.csv"), "--out", metavar="CSV", help="Where to write the CSV."),
+    details: Optional[Path] = typer.Option(None, "--details", metavar="FOLDER", help="Also write <student>.json here: every check's result and message, to hand back. Made if missing."),
+    gradescope: Optional[Path] = typer.Option(None, "--gradescope", metavar="FOLDER", help="Also write <student>/results.json here, in Gradescope's autograder format. Made if missing."),
+    stage_range: Optional[str] = typer.Option(None, "--stages", metavar="RANGE", help="The stages to grade: 1-3, or 1,2,4 (default: every ready stage)."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", metavar="N", min=1, help="Submissions graded at once (default: the CPU cores)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Grade everything again, ignoring the rows kept from earlier runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print every row as one JSON object instead of a table."),
+):  # fmt: skip
+    """Grade every submission in a folder; write a CSV gradebook (and reports to hand back)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from learn.judge import submissions as found
+    from learn.judge.gradebook import Row, grade_class, write_atomically
+    from learn.judge.reports import gradescope as results_json
+    from learn.judge.reports import identical_work
+
+    if not submissions.is_dir():
+        raise usage_error(escape(f"{submissions}: no such folder; give the folder that holds the students' folders or zips"))
+    course = load_course()
+    stages = _pick_stages(stage_range, course)
+    for folder in (csv_path.parent, details, gradescope):
+        try:
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise usage_error(escape(f"cannot make the folder {folder} to write into ({e.strerror or e})")) from None
+    cache = None if fresh else csv_path.parent / f".{csv_path.stem}-cache"
+
+    with tempfile.TemporaryDirectory(prefix="learn-gradebook-") as tmp:
+        subs = found.find(submissions, course, Path(tmp) / "unzipped")
+        if not subs:
+            raise usage_error(escape(f"{submissions} holds no submission (a folder or a .zip per student)"))
+        root = _grading_root(Path(tmp) / "release")
+        columns = ["student", *(s.id for s in stages), "total", "course_version", "note"]
+        rows: list[Row] = []
+        # Rows are appended as each submission's grading ends, so that a run stopped midway keeps
+        # them; the finished CSV is then rewritten in student order, atomically.
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            columns_shown = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            with Progress(*columns_shown, console=err, transient=True, disable=as_json) as bar:
+                task = bar.add_task(f"grading {plural(len(subs), 'submission')} on {', '.join(s.id for s in stages)}", total=len(subs))
+
+                def on_row(row: Row) -> None:
+                    writer.writerow(_csv_row(row))
+                    f.flush()
+                    bar.advance(task)
+
+                rows = grade_class(subs, stages, root=root, jobs=jobs, cache=cache, on_row=on_row)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([columns, *(_csv_row(r) for r in rows)])
+        write_atomically(csv_path, buffer.getvalue())
+
+        for row in rows:
+            if details is not None:
+                write_atomically(details / f"{row.student}.json", json.dumps(row.to_json(), indent=1) + "\n")
+            if gradescope is not None:
+                (gradescope / row.student).mkdir(exist_ok=True)
+                write_atomically(gradescope / row.student / "results.json", json.dumps(results_json(row.stages, stages)) + "\n")
+        flags = identical_work({s.name: s.tree for s in subs if s.tree is not None}, stages, root / "pristine" if (root / "pristine").is_dir() else root / "stages")
+        flags_path = csv_path.with_name(f"{csv_path.stem}-flags.json")
+        if flags:
+            write_atomically(flags_path, json.dumps(flags, indent=1) + "\n")
+        elif flags_path.exists():
+            flags_path.unlink()  # a flag from an earlier run of this class no longer holds
+
+    if as_json:
+        print(json.dumps({"rows": [r.to_json() for r in rows], "identical_work": flags}))
+        return
+    header = ["student", *(f"{s.id} (/{s.max_score})" for s in stages), f"total (/{sum(s.max_score for s in stages)})", "note"]
+    table = Table(*header, title="Gradebook")
+    for row in rows:
+        table.add_row(escape(row.student), *(str(r["score"]) for r in row.stages), str(row.total), escape(_note(row)))
+    out.print(table)
+    cached = sum(r.cached for r in rows)
+    wrote = [str(csv_path)] + ([f"one report per student in {details}"] if details else []) + ([f"results.json per student in {gradescope}"] if gradescope else [])
+    out.print(escape(f"wrote {' and '.join(wrote)}") + (f" ({cached} unchanged since the last run)" if cached else ""))
+    if flags:
+        out.print(f"[yellow]{plural(len(flags), 'group')} of identical work[/] listed in {escape(str(flags_path))} (not part of any grade)")
+
+
+def _pick_stages(text: Optional[str], course: list[Stage]) -> list[Stage]:
+    """--stages 1-3 or 1,2,4 (stage ids work too); default every ready stage."""
+    ready = [s for s in course if s.ready]
+    if text is None:
+        return ready
+    from learn import manifest
+
+    chosen: list[Stage] = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(?:stage)?(\d+)\s*-\s*(?:stage)?(\d+)\s*", part)
+        names = [str(n) for n in range(int(m[1]), int(m[2]) + 1)] if m else [part.strip()]
+        for name in names:
+            try:
+                stage = manifest.find(name, course)
+            except manifest.UnknownStage as e:
+                raise usage_error(escape(f"--stages {text}: {e}")) from None
+            if not stage.ready:
+                raise usage_error(escape(f"--stages {text}: {stage.id} is not ready in this release; ready: {', '.join(s.id for s in ready)}"))
+            if stage not in chosen:
+                chosen.append(stage)
+    if not chosen:
+        raise usage_error("--stages names no stage; e.g. --stages 1-3")
+    return sorted(chosen, key=lambda s: s.number)
+
+
+def _grading_root(where: Path) -> Path:
+    """The course whose checks and fixtures grade: a release built from this checkout, or this
+    course itself when it is a release (no solutions/ to keep away from the grader)."""
+    if not (ROOT / "solutions").is_dir():
+        return ROOT
+    from learn.release import ReleaseError, build
+
+    with err.status("building the student edition to grade with..."):
+        try:
+            build(where)
+        except ReleaseError as e:
+            raise usage_error(escape(f"cannot build the release to grade with: {e}")) from None
+    return where
+
+
+def _note(row) -> str:
+    notes = [row.note] if row.note else []
+    notes += [f"{r['stage']}: grader error: {r['grader_error']}" for r in row.stages if "grader_error" in r]
+    return "; ".join(notes)
+
+
+def _csv_row(row) -> list:
+    return [row.student, *(r["score"] for r in row.stages), row.total, row.version, _note(row)]

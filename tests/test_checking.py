@@ -1,0 +1,32 @@
+"""learn/judge/checking.py: what a failed check's message shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from learn.judge.checking import expect, expect_equal
+
+
+def message(call, *args) -> str:
+    with pytest.raises(AssertionError) as failed:
+        call(*args)
+    return str(failed.value)
+
+
+def test_values_are_shown_once_quoted():
+    text = message(expect_equal, "h\ufffdi?", "h\ufffdi", "decode([104, 255, 105])")
+    assert "expected: 'h\ufffdi'\n" in text and "got:      'h\ufffdi?'" in text
+    assert "expected: [1, 2]" in message(expect_equal, [1], [1, 2], "ids")
+
+
+def test_a_description_or_an_already_formatted_value_is_shown_as_it_is():
+    text = message(expect, False, "decode([0xE2, 0x82]) must not raise", repr("\ufffd"), "UnicodeDecodeError: ...")
+    assert "expected: '\ufffd'\n" in text  # not "'\ufffd'" with a second pair of quotes
+    assert "got:      UnicodeDecodeError: ..." in text
+    assert "expected: a tensor of shape (2, 3)" in message(expect, False, "x", "a tensor of shape (2, 3)", None)
+    assert "got:      None" in message(expect, False, "x", "a tensor", None)
+
+
+def test_a_long_value_is_cut():
+    text = message(expect_equal, list(range(1000)), [], "ids")
+    assert "chars)" in text and len(text) < 500
