@@ -205,11 +205,11 @@ def test_help_reads_cleanly(command):
 
 
 def test_points_line_up_whatever_the_length_of_a_check_name(monkeypatch):
-    from learn import grader
+    from learn.judge import grader
 
     stage = manifest.find("stage2")  # names from 27 to 45 characters
-    fake = grader.StageResult(stage.id, "tree", [grader.CheckResult(c.name, c.points, True, "") for c in stage.checks], 0.1)
-    monkeypatch.setattr(grader, "grade", lambda s, tree: fake)
+    fake = grader.StageResult(stage.id, "tree", [grader.CheckResult(c.name, c.points, True, "") for c in stage.checks], 0.1, 7)
+    monkeypatch.setattr(grader, "grade_stages", lambda stages, tree, seed: [fake])
     result = learn("check", "2", "--impl", "solutions")
     rows = [line for line in result.stdout.splitlines() if "✓" in line]
     assert len(rows) == len(stage.checks)

@@ -81,7 +81,7 @@ def test_skeleton_says_not_implemented(tmp_path):
     out = tmp_path / "a.png"
     result = learn("show", "attention", SENTENCE, "--impl", "stages", "--out", str(out))
     assert result.exit_code == 1
-    assert "stage3 is not implemented yet" in result.stderr
+    assert "not implemented yet" in result.stderr
     assert "learn check stage3" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
@@ -91,7 +91,7 @@ def test_skeleton_says_not_implemented(tmp_path):
 @pytest.mark.parametrize(
     ("prepend", "words"),
     [
-        ("import os\nos._exit(0)\n", "exited with code 0 before it finished"),
+        ("import os\nos._exit(0)\n", "exited with code 0"),
         ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
         ("print('noise on stdout')\nraise RuntimeError('boom')\n", "RuntimeError: boom (at stage3_attention/__init__.py:2"),
     ],
@@ -114,7 +114,7 @@ def test_learner_code_that_hangs_is_stopped(tmp_path, monkeypatch):
     init.write_text("while True:\n    pass\n")
     result = learn("show", "attention", SENTENCE, "--impl", str(tree), "--out", str(tmp_path / "a.png"))
     assert result.exit_code == 1
-    assert "ran for more than 3 s" in result.stderr
+    assert "did not finish within 3 s" in result.stderr
 
 
 def test_picture_goes_to_the_output_folder_and_counts_read_right(tmp_path, monkeypatch):

@@ -82,7 +82,9 @@ def attention(
     with err.status(f"running your MultiHeadAttention from {tree}..."):
         result = _run_learner_code(stage, tree, tokens, heads, seed)
     if "error" in result:
-        err.print(f"[bold red]error:[/] {escape(result['error'])}")
+        unfinished = result["error"].startswith("not implemented yet")
+        hint = f"; finish {stage.id} first (`learn check {stage.id}` says what is left)" if unfinished else ""
+        err.print(f"[bold red]error:[/] {escape(result['error'] + hint)}")
         raise typer.Exit(1)
     try:
         _draw(result["weights"], tokens, png, f"MultiHeadAttention from {shown(tree)}/ (untrained, seed {seed})")
