@@ -72,3 +72,55 @@ def test_gradebook_into_a_file_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--details", str(tmp_path / "reports")])
     assert result.exit_code == 2
     assert "reports" in result.output and "Traceback" not in result.output
+
+
+def make_zip(path, files: dict[str, str]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+
+
+def test_a_class_as_it_comes_in_gets_a_row_each_and_reports_for_each_platform(tmp_path):
+    subs = tmp_path / "submissions"
+    copy_solutions(subs / "ada")
+    copy_solutions(subs / "ben")  # the same files as ada: flagged, never graded down
+    stage1 = ROOT / "solutions" / "stage1_tokenizer"
+    files = {f"cy/stage1_tokenizer/{p.relative_to(stage1).as_posix()}": p.read_text() for p in stage1.rglob("*.py")}
+    make_zip(subs / "cy.zip", files)  # a zipped folder: the stage packages one level down
+    make_zip(subs / "dan.zip", {"../../evil.py": "x = 1\n"})
+    (subs / "eve").mkdir()  # handed in nothing
+    out, scope = tmp_path / "grades.csv", tmp_path / "gradescope"
+    args = ["gradebook", str(subs), "--out", str(out), "--stages", "1", "--gradescope", str(scope), "-j", "2"]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    full = str(manifest.find("stage1").max_score)
+    assert list(rows) == ["ada", "ben", "cy", "dan", "eve"]
+    assert [rows[s]["total"] for s in rows] == [full, full, full, "0", "0"]
+    assert "leaves the folder" in rows["dan"]["note"] and "no stage package" in rows["eve"]["note"]
+    assert not (tmp_path / "evil.py").exists()
+    assert len({r["course_version"] for r in rows.values()}) == 1 and rows["ada"]["course_version"]
+    assert "stage2" not in rows["ada"]  # --stages 1
+    results = json.loads((scope / "cy" / "results.json").read_text())
+    assert results["score"] == int(full) and all(t["status"] == "passed" for t in results["tests"])
+    flags = json.loads((tmp_path / "grades-flags.json").read_text())
+    assert {tuple(f["students"]) for f in flags} >= {("ada", "ben", "cy")}
+
+    # A second run grades only what changed.
+    bpe = subs / "ben" / "stage1_tokenizer" / "bpe.py"
+    bpe.write_text(bpe.read_text() + "\n# ben's own touch\n")
+    result = CliRunner().invoke(cli.app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    again = {r["student"]: r for r in json.loads(result.stdout)["rows"]}
+    assert [again[s]["cached"] for s in ("ada", "ben", "cy")] == [True, False, True]
+    assert again["ben"]["total"] == int(full)
+
+
+def test_stages_out_of_range_is_a_usage_error(tmp_path):
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    for bad in ("9", "1-9", "x"):
+        result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "subs"), "--stages", bad])
+        assert result.exit_code == 2, result.output
+        assert "--stages" in result.output and "Traceback" not in result.output

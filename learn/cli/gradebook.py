@@ -107,7 +107,7 @@ def gradebook(
             flags_path.unlink()  # a flag from an earlier run of this class no longer holds
 
     if as_json:
-        print(json.dumps({"rows": [r.to_json() for r in rows], "identical_work": flags}))
+        print(json.dumps({"rows": [{**r.to_json(), "cached": r.cached} for r in rows], "identical_work": flags}))
         return
     header = ["student", *(f"{s.id} (/{s.max_score})" for s in stages), f"total (/{sum(s.max_score for s in stages)})", "note"]
     table = Table(*header, title="Gradebook")

@@ -110,7 +110,7 @@ def _environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
 
-def _events(proc: subprocess.Popen, budget: float) -> tuple[list[dict], bool]:
+def _events(proc: subprocess.Popen, budget: float, stages: int) -> tuple[list[dict], bool]:
     """The judge's well-formed events, and whether it had to be killed past `budget` seconds."""
     events: list[dict] = []
 
@@ -133,17 +133,19 @@ def _events(proc: subprocess.Popen, budget: float) -> tuple[list[dict], bool]:
     except subprocess.TimeoutExpired:
         killed = True
     except KeyboardInterrupt:  # Ctrl-C reaches only our session: take the judge and workers down too
-        _end(proc)
+        _end(proc, stages)
         raise
-    _end(proc)
+    _end(proc, stages)
     reader.join(timeout=5)
     return events, killed
 
 
-def _end(proc: subprocess.Popen) -> None:
-    """The judge, its workers and anything they left, all gone."""
-    uid = reaper.UID_BASE + proc.pid if reaper.worker_uid() is not None else None
-    reaper.kill(proc, uid)
+def _end(proc: subprocess.Popen, stages: int) -> None:
+    """The judge, its workers (one user id per stage, as root) and anything they left, all gone."""
+    reaper.kill(proc)
+    if reaper.switching_users():
+        for serial in range(stages):
+            reaper.kill_user(reaper.uid_for(proc.pid, serial))
 
 
 def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
@@ -159,7 +161,8 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
     and fixtures judge (this checkout by default)."""
     tree = Path(tree).resolve()
     seed = new_seed() if seed is None else seed
-    start = time.perf_counter()
+    start = time.time()
+    ends: dict[str, float] = {}  # stage id -> when its last check ended (time.time())
     checks = {(s.id, c.name): c for s in stages for c in s.checks}
     results: dict[tuple[str, str], CheckResult] = {}
     reaper.guard_this_process()
@@ -174,7 +177,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
                 left = [s for s in stages if any((s.id, c.name) not in results for c in s.checks)]
                 budget = 60 + 2 * sum(c.timeout for k, c in checks.items() if k not in results)
                 proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log, root)
-                events, killed = _events(proc, budget)
+                events, killed = _events(proc, budget, len(left))
                 done_before, running = len(results), None
                 for ev in events:
                     if ev["event"] == "collect_error":
@@ -187,6 +190,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
                     elif ev["event"] == "end" and type(ev.get("passed")) is bool:
                         message = ev.get("message") if type(ev.get("message")) is str else ""
                         record(key, ev["passed"], message, ev.get("kind") if type(ev.get("kind")) is str else "")
+                        ends[key[0]] = max(ends.get(key[0], start), ev["t"] if type(ev.get("t")) is float else time.time())
                         running = None
                 if len(results) == len(checks):
                     break
@@ -197,9 +201,9 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
                 elif len(results) == done_before:
                     raise GraderError(f"the grader's judge {'ran past its time' if killed else 'ended'} "
                                       "before grading any check", _tail(log_path))  # fmt: skip
-    seconds = time.perf_counter() - start
-    out = []
-    for stage in stages:
+    out, since = [], start
+    for stage in stages:  # a stage's time: from the end of the one before (or the start) to its own end
+        seconds, since = max(0.0, ends.get(stage.id, since) - since), max(since, ends.get(stage.id, since))
         stage_checks = [results[(stage.id, c.name)] for c in stage.checks]
         _explain(stage, stage_checks)
         internal = next((c for c in stage_checks if c.kind == INTERNAL), None)

@@ -9,7 +9,7 @@ plugin
     pytest collects the checks,
   * gives each check its time from curriculum.toml, spent only while the learner's code runs,
   * writes one JSON line per event: {"event": "start", "stage", "name"} then {"event": "end",
-    "stage", "name", "passed", "message", "kind"}; kind says what failed: "check" (a wrong answer), "probe" (the
+    "stage", "name", "passed", "message", "kind"}, each with "t" (time.time()); kind says what failed: "check" (a wrong answer), "probe" (the
     learner's code raised), "import", "timeout", "crash", "judge" (an answer the judge could not
     read), or "internal" (the grader itself could not work: never the learner's doing).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ _workers: dict[str, Workers] = {}  # package -> its workers, while its checks ru
 
 def _write(**record) -> None:
     if _report is not None:
-        _report.write(json.dumps(record) + "\n")
+        _report.write(json.dumps({**record, "t": time.time()}) + "\n")
         _report.flush()
 
 

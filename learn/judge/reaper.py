@@ -1,7 +1,7 @@
 """Leave nothing behind: kill every process the learner's code started, detached ones included.
 
 Two nets, used together where the platform has them:
-* By user id (as root): each judge's workers run as a user of their own (`worker_uid`), so a
+* By user id (as root): each stage's workers run as a user of their own (`worker_uid`), so a
   process forked with that id and calling kill(-1, SIGKILL) reaches all of them, however they were
   started (setsid, double fork), and nothing else.
 * By parentage (Linux): the judge and the grader are child subreapers, so an orphan of the
@@ -13,6 +13,7 @@ Elsewhere the worker's process group (or, on Windows, the worker itself) is what
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import signal
 import subprocess
@@ -22,10 +23,11 @@ import time
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 LINUX = sys.platform.startswith("linux")
-UID_BASE = 200_000  # + the judge's pid: unique among live judges, never a real account
+UID_BASE = 200_000  # + 16 x the judge's pid + a serial: unique among live judges, never a real account
 
 _ours: set[int] = set()  # the children this process started and still owns
 _lock = threading.Lock()
+_serial = itertools.count()
 
 
 def guard_this_process() -> None:
@@ -38,10 +40,22 @@ def guard_this_process() -> None:
 
 
 def worker_uid() -> int | None:
-    """The user id this judge's workers run as, or None when we cannot switch users."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+    """A new user id for one stage's workers, or None when we cannot switch users. Each stage
+    has its own, so that killing one stage's processes spares the next stage's worker, which
+    starts while the last stage's checks run."""
+    if not switching_users():
         return None
-    return UID_BASE + os.getpid()
+    return uid_for(os.getpid(), next(_serial) % 16)
+
+
+def switching_users() -> bool:
+    """Whether workers run as users of their own: only root can switch."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def uid_for(judge_pid: int, serial: int) -> int:
+    """The user id of the `serial`-th stage's workers of the judge `judge_pid`."""
+    return UID_BASE + 16 * judge_pid + serial
 
 
 def spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
@@ -78,7 +92,10 @@ def kill_user(uid: int) -> None:
     if not hasattr(os, "fork"):
         return
     for _ in range(20):  # a fork bomb may need a few rounds; the process cap bounds them
-        pid = os.fork()
+        with _lock:  # ours before another thread's reap_orphans can take it for a stray
+            pid = os.fork()
+            if pid != 0:
+                _ours.add(pid)
         if pid == 0:  # the child: become `uid` and kill all of its processes but itself
             try:
                 os.setgid(uid)
@@ -90,6 +107,8 @@ def kill_user(uid: int) -> None:
             except BaseException:
                 os._exit(4)
         _, status = os.waitpid(pid, 0)
+        with _lock:
+            _ours.discard(pid)
         reap_orphans()
         if os.waitstatus_to_exitcode(status) != 0:
             return
