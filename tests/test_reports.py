@@ -93,3 +93,27 @@ def test_identical_work_is_flagged_but_untouched_skeletons_are_not(tmp_path):
     assert [f["students"] for f in flags] == [["ada", "bob", "cy"]]
     assert flags[0]["how"] == "identical without comments and whitespace"
     assert normalized("x = 1  # one\n") == normalized("x   =   1\n")
+
+
+def test_check_all_writes_gradescope_results_for_a_zipped_folder_and_exits_for_classroom(tmp_path):
+    """Gradescope unpacks a submission into one folder; GitHub Classroom reads the exit code."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from learn import cli
+
+    submission = tmp_path / "submission"
+    copy_solutions(submission / "my-course")  # the stage packages one level down
+    shutil.rmtree(submission / "my-course" / "stage4_model")
+    results = tmp_path / "results" / "results.json"
+    done = CliRunner().invoke(cli.app, ["check", "--all", "--impl", str(submission), "--gradescope", str(results), "--json"])
+    assert done.exit_code == 1, done.output  # stage 4 is missing: not every check passed
+    report = json.loads(done.stdout)
+    stage4 = manifest.find("stage4")
+    assert report["max_score"] == sum(s.max_score for s in manifest.load() if s.ready)
+    assert report["score"] == report["max_score"] - stage4.max_score
+    out = json.loads(results.read_text())
+    jsonschema.validate(out, GRADESCOPE_SCHEMA)
+    assert out["score"] == report["score"]
+    assert [t["status"] for t in out["tests"] if t["name"].startswith("stage4")] == ["failed"]

@@ -192,14 +192,16 @@ def test_same_seed_same_sample():
 def _logits_for_temperature(r) -> tuple[list[float], float]:
     """Logits [2, 1, 0, -1, -2] in a drawn order and shifted, and a temperature drawn far enough
     from 1 that the usual mistakes (no effect, multiplying) give other frequencies."""
-    logits = [v + r.uniform(-3, 3) for v in (2.0, 1.0, 0.0, -1.0, -2.0)]
+    scale, shift = r.uniform(0.8, 1.5), r.uniform(-3, 3)  # spread kept: never nearly uniform logits
+    logits = [v * scale + shift for v in (2.0, 1.0, 0.0, -1.0, -2.0)]
     r.shuffle(logits)
     row = torch.tensor(logits, dtype=torch.float64)
-    while True:
+    for _ in range(100):  # a few draws at most; bounded, since the judge must never loop
         t = r.uniform(0.3, 0.6) if r.random() < 0.5 else r.uniform(2.5, 6.0)
         right = torch.softmax(row / t, dim=-1).tolist()
         if min(total_variation(right, torch.softmax(row * s, dim=-1).tolist()) for s in (1.0, t)) > 0.2:
             return logits, t
+    return logits, 0.4
 
 
 def test_temperature_scales_logits():

@@ -14,7 +14,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from learn import progress
-from learn.cli.console import err, load_course, load_progress, next_step, out, pick_stage, pick_tree, plural, shown, usage_error
+from learn.cli.console import err, find_tree, load_course, load_progress, next_step, out, pick_stage, pick_tree, plural, shown, usage_error
 from learn.manifest import Stage
 
 
@@ -24,6 +24,7 @@ def check(
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Grade this tree instead of stages/ (e.g. solutions, or a student's folder). Ignores locks and records nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="S", help="Replay a run: the seed its report shows (inputs are drawn from it)."),
+    gradescope: Optional[Path] = typer.Option(None, "--gradescope", metavar="FILE", help="With --all: also write FILE in Gradescope's results.json format (e.g. /autograder/results/results.json)."),
 ):  # fmt: skip
     """Run a stage's graded checks. A pass on your stages/ unlocks the next stage.
 
@@ -33,11 +34,13 @@ def check(
 
     if every == (stage_name is not None):
         raise usage_error("name one stage (learn check stage3) or say --all, not both")
+    if gradescope is not None and not every:
+        raise usage_error("--gradescope goes with --all: Gradescope grades the whole course")
     course = load_course()
     prog = load_progress() if impl is None else None  # --impl runs ignore locks and record nothing
     if every:
         stages = [s for s in course if s.ready]
-        tree = pick_tree(impl, None)
+        tree = find_tree(pick_tree(impl, None), course)  # a handed-in folder may hold the tree one level down
     else:
         stages = [pick_stage(stage_name, course, prog)]
         tree = pick_tree(impl, stages[0])
@@ -60,6 +63,14 @@ def check(
             prog.record(r.stage, r.passed, r.score, r.max_score)
         progress.save(prog)
     passed = len(results) == len(stages) and all(r.passed for r in results)
+    if gradescope is not None:
+        from learn.judge.reports import gradescope as results_json
+
+        try:
+            gradescope.parent.mkdir(parents=True, exist_ok=True)
+            gradescope.write_text(json.dumps(results_json([r.to_json() for r in results], stages)) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise usage_error(escape(f"--gradescope {gradescope}: cannot write it ({e.strerror or e})")) from None
     if as_json:
         if every:
             missing = [{"stage": s.id, "score": 0, "max_score": s.max_score, "passed": False, "missing": True} for s in stages if s.id not in by_id]

@@ -136,6 +136,14 @@ def pick_tree(impl: Optional[str], stage: Stage | None) -> Path:
     return path.resolve()
 
 
+def find_tree(folder: Path, course: list[Stage]) -> Path:
+    """`folder`, or the one folder inside it that holds the stage packages (a zipped folder,
+    unpacked): how a handed-in submission is read (learn/judge/submissions.py)."""
+    from learn.judge.submissions import tree_of
+
+    return tree_of(folder, {s.package for s in course}) or folder
+
+
 def shown(path: Path) -> Path:
     """A path as messages show it: relative to the course folder when it is inside it."""
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path

@@ -3,6 +3,7 @@
 The grader starts `python -m pytest -p learn.judge.plugin -s ...` over checks/<package>/. This
 plugin
   * makes the judge hard to reach from the learner's code: a subreaper, not dumpable (reaper.py),
+    and ends it with its grader,
   * takes the report channel for itself: the original stdout, which no worker inherits; pytest's
     own output goes to stderr (the grader's log),
   * starts the stage's worker at once (learn/judge/workers.py), so that it imports torch while
@@ -57,6 +58,7 @@ def pytest_configure(config):
     if not ids:
         return
     reaper.guard_this_process()
+    reaper.die_with_parent()
     _report = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # pytest's own output joins stderr, the grader's log
     course = manifest.load()

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 LINUX = sys.platform.startswith("linux")
 UID_BASE = 200_000  # + 16 x the judge's pid + a serial: unique among live judges, never a real account
 
@@ -37,6 +37,17 @@ def guard_this_process() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when the one that started it dies (Linux): a judge whose grader is
+    gone (stopped, killed) has nobody to report to, and must not keep a core busy. (Linux sends
+    it when the *thread* that started us ends: graders start judges from threads that outlive them.)"""
+    if LINUX:
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
 
 
 def worker_uid() -> int | None:

@@ -57,12 +57,23 @@ def find(folder: Path, course: list[Stage], work: Path) -> list[Submission]:
     return found
 
 
-def _submission(name: str, root: Path, packages: set[str]) -> Submission:
+def tree_of(root: Path, packages: set[str]) -> Path | None:
+    """`root` if it holds a stage package, else the one folder inside it that does, else None."""
     if any((root / p).is_dir() for p in packages):
-        return Submission(name, root)
-    inner = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink() and any((d / p).is_dir() for p in packages)]
-    if len(inner) == 1:  # the stage packages one level down: a zipped folder
-        return Submission(name, inner[0])
+        return root
+    inner = _inner(root, packages)
+    return inner[0] if len(inner) == 1 else None  # one level down: a zipped folder
+
+
+def _inner(root: Path, packages: set[str]) -> list[Path]:
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and not d.is_symlink() and any((d / p).is_dir() for p in packages)]
+
+
+def _submission(name: str, root: Path, packages: set[str]) -> Submission:
+    tree = tree_of(root, packages)
+    if tree is not None:
+        return Submission(name, tree)
+    inner = _inner(root, packages)
     if len(inner) > 1:
         return Submission(name, None, f"holds stage packages in {len(inner)} folders ({', '.join(d.name for d in inner)}); hand in one")
     return Submission(name, None, "holds no stage package (e.g. stage1_tokenizer/)")
