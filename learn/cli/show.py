@@ -102,9 +102,10 @@ def _run_learner_code(stage: Stage, tree: Path, tokens: list[str], heads: int, s
     from learn.worker.show import probe_attention_weights
 
     reaper.guard_this_process()
-    workers = Workers(stage.package, tree, Limits(address_space=stage.memory_mb * 2**20))
+    workers = Workers([stage.package], tree, Limits(address_space=stage.memory_mb * 2**20))
     try:
-        return {"weights": workers.run(probe_attention_weights, {"tokens": tokens, "heads": heads, "seed": seed}, TIMEOUT)}
+        kwargs = {"tokens": tokens, "heads": heads, "seed": seed}
+        return {"weights": workers.run(probe_attention_weights, kwargs, TIMEOUT, package=stage.package)}
     except ProbeFailed as e:
         return {"error": str(e)}
     finally:

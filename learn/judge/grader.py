@@ -110,7 +110,7 @@ def _environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
 
-def _events(proc: subprocess.Popen, budget: float, stages: int) -> tuple[list[dict], bool]:
+def _events(proc: subprocess.Popen, budget: float) -> tuple[list[dict], bool]:
     """The judge's well-formed events, and whether it had to be killed past `budget` seconds."""
     events: list[dict] = []
 
@@ -133,19 +133,16 @@ def _events(proc: subprocess.Popen, budget: float, stages: int) -> tuple[list[di
     except subprocess.TimeoutExpired:
         killed = True
     except KeyboardInterrupt:  # Ctrl-C reaches only our session: take the judge and workers down too
-        _end(proc, stages)
+        _end(proc)
         raise
-    _end(proc, stages)
+    _end(proc)
     reader.join(timeout=5)
     return events, killed
 
 
-def _end(proc: subprocess.Popen, stages: int) -> None:
-    """The judge, its workers (one user id per stage, as root) and anything they left, all gone."""
-    reaper.kill(proc)
-    if reaper.switching_users():
-        for serial in range(stages):
-            reaper.kill_user(reaper.uid_for(proc.pid, serial))
+def _end(proc: subprocess.Popen) -> None:
+    """The judge, its workers and anything they left, all gone."""
+    reaper.kill(proc, reaper.uid_for(proc.pid) if reaper.switching_users() else None)
 
 
 def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
@@ -177,7 +174,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
                 left = [s for s in stages if any((s.id, c.name) not in results for c in s.checks)]
                 budget = 60 + 2 * sum(c.timeout for k, c in checks.items() if k not in results)
                 proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log, root)
-                events, killed = _events(proc, budget, len(left))
+                events, killed = _events(proc, budget)
                 done_before, running = len(results), None
                 for ev in events:
                     if ev["event"] == "collect_error":

@@ -6,8 +6,8 @@ plugin
     and ends it with its grader,
   * takes the report channel for itself: the original stdout, which no worker inherits; pytest's
     own output goes to stderr (the grader's log),
-  * starts the stage's worker at once (learn/judge/workers.py), so that it imports torch while
-    pytest collects the checks,
+  * starts the worker at once (learn/judge/workers.py), one for every stage being graded, so
+    that it imports torch while pytest collects the checks,
   * gives each check its time from curriculum.toml, spent only while the learner's code runs,
   * writes one JSON line per event: {"event": "start", "stage", "name"} then {"event": "end",
     "stage", "name", "passed", "message", "kind"}, each with "t" (time.time()); kind says what failed: "check" (a wrong answer), "probe" (the
@@ -43,7 +43,7 @@ def pytest_addoption(parser):
 _report = None
 _tree: Path | None = None
 _stages: dict[str, manifest.Stage] = {}  # package -> stage, for the stages being graded
-_workers: dict[str, Workers] = {}  # package -> its workers, while its checks run or are next
+_workers: Workers | None = None  # one worker at a time serves every stage being graded
 
 
 def _write(**record) -> None:
@@ -53,7 +53,7 @@ def _write(**record) -> None:
 
 
 def pytest_configure(config):
-    global _report, _tree
+    global _report, _tree, _workers
     ids = config.getoption("--learn-stages")
     if not ids:
         return
@@ -67,19 +67,15 @@ def pytest_configure(config):
         _stages[stage.package] = stage
     _tree = Path(config.getoption("--learn-tree"))
     checking._state["seed"] = config.getoption("--learn-seed")
-    _start(next(iter(_stages.values())))  # at once: it imports torch while pytest collects
-
-
-def _start(stage: manifest.Stage) -> Workers:
-    if stage.package not in _workers:
-        limits = Limits(address_space=stage.memory_mb * 2**20, cpu_seconds=int(sum(c.timeout for c in stage.checks)) + 60)
-        _workers[stage.package] = Workers(stage.package, _tree, limits)
-    return _workers[stage.package]
+    stages = list(_stages.values())
+    limits = Limits(address_space=max(s.memory_mb for s in stages) * 2**20,
+                    cpu_seconds=int(sum(c.timeout for s in stages for c in s.checks)) + 60)  # fmt: skip
+    _workers = Workers(list(_stages), _tree, limits)  # at once: it imports torch while pytest collects
 
 
 def pytest_unconfigure(config):
-    for workers in _workers.values():
-        workers.close()
+    if _workers is not None:
+        _workers.close()
 
 
 def _where(item) -> tuple[manifest.Stage | None, str]:
@@ -109,13 +105,8 @@ def pytest_runtest_protocol(item, nextitem):
     stage, name = _where(item)
     if stage is None:
         return
-    for package in [p for p in _workers if p != stage.package]:  # a stage done: its worker goes
-        _workers.pop(package).close()
     check = next((c for c in stage.checks if c.name == name), None)
-    checking._state.update(workers=_start(stage), check=f"{stage.id}:{name}", seconds=check.timeout if check else 10.0)
-    following = _where(nextitem)[0] if nextitem is not None else None
-    if following is not None and following is not stage:
-        _start(following)  # the next stage's worker warms up while this check runs
+    checking._state.update(workers=_workers, check=f"{stage.id}:{name}", seconds=check.timeout if check else 10.0)
     _write(event="start", stage=stage.id, name=name)
 
 

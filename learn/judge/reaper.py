@@ -1,7 +1,7 @@
 """Leave nothing behind: kill every process the learner's code started, detached ones included.
 
 Two nets, used together where the platform has them:
-* By user id (as root): each stage's workers run as a user of their own (`worker_uid`), so a
+* By user id (as root): each judge's workers run as a user of their own (`worker_uid`), so a
   process forked with that id and calling kill(-1, SIGKILL) reaches all of them, however they were
   started (setsid, double fork), and nothing else.
 * By parentage (Linux): the judge and the grader are child subreapers, so an orphan of the
@@ -13,7 +13,6 @@ Elsewhere the worker's process group (or, on Windows, the worker itself) is what
 from __future__ import annotations
 
 import ctypes
-import itertools
 import os
 import signal
 import subprocess
@@ -23,11 +22,10 @@ import time
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 LINUX = sys.platform.startswith("linux")
-UID_BASE = 200_000  # + 16 x the judge's pid + a serial: unique among live judges, never a real account
+UID_BASE = 200_000  # + the judge's pid: unique among live judges, never a real account
 
 _ours: set[int] = set()  # the children this process started and still owns
 _lock = threading.Lock()
-_serial = itertools.count()
 
 
 def guard_this_process() -> None:
@@ -51,12 +49,8 @@ def die_with_parent() -> None:
 
 
 def worker_uid() -> int | None:
-    """A new user id for one stage's workers, or None when we cannot switch users. Each stage
-    has its own, so that killing one stage's processes spares the next stage's worker, which
-    starts while the last stage's checks run."""
-    if not switching_users():
-        return None
-    return uid_for(os.getpid(), next(_serial) % 16)
+    """The user id this process's workers run as, or None when we cannot switch users."""
+    return uid_for(os.getpid()) if switching_users() else None
 
 
 def switching_users() -> bool:
@@ -64,9 +58,9 @@ def switching_users() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def uid_for(judge_pid: int, serial: int) -> int:
-    """The user id of the `serial`-th stage's workers of the judge `judge_pid`."""
-    return UID_BASE + 16 * judge_pid + serial
+def uid_for(judge_pid: int) -> int:
+    """The user id of the workers of the judge `judge_pid`."""
+    return UID_BASE + judge_pid
 
 
 def spawn(cmd: list[str], **kwargs) -> subprocess.Popen:

@@ -56,7 +56,7 @@ class Worker:
         self.replies: queue.Queue = queue.Queue()
         self.log = collections.deque(maxlen=LOG_TAIL)
         self.log_bytes = 0
-        self.imported = False
+        self.imported: set[str] = set()  # the learner's packages it has imported
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_log, daemon=True).start()
         self._send(config)
@@ -111,7 +111,7 @@ class Worker:
             if type(reply) is not dict:
                 raise ProbeFailed("the process running your code sent a reply that is not a message", "crash")
             if reply.get("event") == "imported":
-                self.imported = True
+                self.imported.add(str(reply.get("package")))
             elif "event" in reply:
                 if on_event is not None:
                     on_event(reply)
@@ -154,31 +154,33 @@ class Worker:
 
 
 class Workers:
-    """The judge's workers over one tree and stage: at most one alive, restarted after a failure."""
+    """The judge's workers over one tree and its stages: at most one alive, restarted after a
+    failure. One worker serves every stage being graded (torch is imported once per tree, not
+    once per stage); a crash or a timeout costs a fresh one, which the next check gets."""
 
-    def __init__(self, package: str, tree: Path, limits: Limits):
-        self.package = package
+    def __init__(self, packages: list[str], tree: Path, limits: Limits):
+        self.packages = list(packages)
         self.uid = reaper.worker_uid()
         hide = _hidden(tree)
         self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
         self.view, self.tree, self.home = self.dir / "view", self.dir / "tree", self.dir / "home"
         shutil.copytree(ROOT / "learn", self.view / "learn", ignore=shutil.ignore_patterns("__pycache__"))
-        checks = ROOT / "checks" / package
-        shutil.copytree(checks, self.view / "checks" / package, ignore=shutil.ignore_patterns("__pycache__"))
+        for package in self.packages:
+            shutil.copytree(ROOT / "checks" / package, self.view / "checks" / package, ignore=shutil.ignore_patterns("__pycache__"))
         _copy_tree(tree, self.tree)
         self.home.mkdir()
         if self.uid is not None:
             _chown_all(self.dir, self.uid)
         self.config = {
             "tree": str(self.tree),
-            "package": package,
-            "checks": [str(self.view / "checks" / package / p.name) for p in sorted(checks.glob("test_*.py"))],
+            "packages": self.packages,
+            "checks": [str(p) for package in self.packages for p in sorted((self.view / "checks" / package).glob("test_*.py"))],
             "limits": asdict(limits),
             "hide": [h for h in hide if not self.dir.resolve().is_relative_to(h)],
             "uid": self.uid,
             "home": str(self.home),
         }
-        self.import_failure: str | None = None
+        self.import_failures: dict[str, str] = {}  # package -> why it could not be imported
         self.current: Worker | None = None
         self.ready_info: dict = {}
         self._start()
@@ -190,27 +192,31 @@ class Workers:
         self.current = Worker(cmd, env, self.config, self.uid)
         self._waiting_ready = True
 
-    def run(self, probe, kwargs: dict, seconds: float, on_event=None):
-        """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed."""
-        if self.import_failure is not None:
-            raise ProbeFailed(f"could not run: {self.import_failure}", "import")
+    def run(self, probe, kwargs: dict, seconds: float, on_event=None, package: str | None = None):
+        """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed.
+        `learner` is the package of the probe's own check folder, or `package` (for the engine's
+        probes, learn/worker/show.py)."""
         file, name = Path(probe.__code__.co_filename).resolve(), probe.__name__
-        homes = (ROOT / "checks" / self.package, ROOT / "learn")  # what the view holds
-        if probe.__qualname__ != name or not any(file.is_relative_to(h) for h in homes):
-            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/{self.package} or learn/", "internal")
+        homes = [ROOT / "checks" / p for p in self.packages]  # what the view holds
+        home = next((h for h in homes if file.is_relative_to(h)), None)
+        package = home.name if home is not None else package
+        if probe.__qualname__ != name or package not in self.packages or not (home or file.is_relative_to(ROOT / "learn")):
+            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/<package> or learn/", "internal")
+        if package in self.import_failures:
+            raise ProbeFailed(f"could not run: {self.import_failures[package]}", "import")
         if self.current is None:
             self._start()
         worker = self.current
         if self._waiting_ready:  # start-up is ours: it is not counted in the check's time
             self._await_ready(worker)
-        request = {"probe": [str(self.view / file.relative_to(ROOT)), name], "kwargs": kwargs}
+        request = {"probe": [str(self.view / file.relative_to(ROOT)), name], "package": package, "kwargs": kwargs}
         try:
             reply = worker.request(request, time.monotonic() + seconds, on_event)
         except ProbeFailed as e:
             self._restart()
-            if not worker.imported:  # it never got past importing the package: so will every check
-                self.import_failure = _import_sentence(self.package, seconds, e)
-                raise ProbeFailed(self.import_failure, "import") from None
+            if package not in worker.imported:  # it never got past importing the package: so will every check
+                self.import_failures[package] = _import_sentence(package, seconds, e)
+                raise ProbeFailed(self.import_failures[package], "import") from None
             if e.kind == "timeout":
                 raise ProbeFailed(f"your code did not finish within {seconds:g} s: is a loop in it never ending?", "timeout") from None
             raise
@@ -218,7 +224,7 @@ class Workers:
             return reply["result"]
         message = str(reply.get("error", "the process running your code sent no answer"))[:MESSAGE_CAP]
         if reply.get("kind") == "import":
-            self.import_failure = message
+            self.import_failures[package] = message
             raise ProbeFailed(message, "import")
         raise ProbeFailed(message, "probe")
 

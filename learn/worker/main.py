@@ -5,10 +5,10 @@ copy of the `learn` package and the stage's check modules (no solutions, no fixt
 (learn/wire.py) travel on the original stdin and stdout; fd 1 and fd 2 are then pointed at the
 log pipe, so that whatever the learner prints never mixes with the protocol.
 
-    judge -> worker   {"tree", "package", "checks", "limits", "hide", "uid", "home"}   once
+    judge -> worker   {"tree", "packages", "checks", "limits", "hide", "uid", "home"}   once
     worker -> judge   {"ready": [what was contained], "skipped": [what the platform refused]}
-    judge -> worker   {"probe": [check file, function name], "kwargs": {...}}   then, per probe:
-    worker -> judge   {"event": "imported"}      once, after importing the learner's package
+    judge -> worker   {"probe": [check file, function name], "package", "kwargs": {...}}   then, per probe:
+    worker -> judge   {"event": "imported", "package"}   once per package, after importing it
                       {"event": ..., ...}        any number: progress of a long probe
                       {"result": data} | {"error": sentence, "kind": "import" | "probe"}
 
@@ -58,12 +58,12 @@ class Channel:
 
 
 class Probes:
-    """The check modules, imported from the view by file; the learner's package, imported once."""
+    """The check modules, imported from the view by file; each learner's package, imported once."""
 
-    def __init__(self, package: str, tree: str, channel: Channel):
-        self.package, self.tree, self.channel = package, tree, channel
+    def __init__(self, packages: list[str], tree: str, channel: Channel):
+        self.packages, self.tree, self.channel = packages, tree, channel
         self._modules: dict[str, object] = {}
-        self._learner = None
+        self._learners: dict[str, object] = {}
 
     def module(self, path: str):
         engine = Path(__file__).resolve().parent.parent  # the view's copy of `learn`
@@ -79,11 +79,13 @@ class Probes:
             self._modules[path] = module
         return self._modules[path]
 
-    def learner(self):
-        if self._learner is None:
-            self._learner = importlib.import_module(self.package)
-            self.channel.send({"event": "imported"})
-        return self._learner
+    def learner(self, package: str):
+        if package not in self.packages:
+            raise ValueError(f"{package!r} is not a package being graded")
+        if package not in self._learners:
+            self._learners[package] = importlib.import_module(package)
+            self.channel.send({"event": "imported", "package": package})
+        return self._learners[package]
 
 
 def answer(probes: Probes, request: dict) -> dict:
@@ -91,11 +93,12 @@ def answer(probes: Probes, request: dict) -> dict:
     from learn.worker.explain import explain
 
     path, name = request["probe"]
+    package = request["package"]
     probe = getattr(probes.module(path), name)
     try:
-        learner = probes.learner()
+        learner = probes.learner(package)
     except BaseException as e:  # SystemExit and KeyboardInterrupt included: the learner's doing
-        return {"error": f"importing {probes.package} failed: {explain(e)}", "kind": "import"}
+        return {"error": f"importing {package} failed: {explain(e)}", "kind": "import"}
     try:
         value = probe(learner, **request["kwargs"])
     except AssertionError as e:  # a probe's own expect(): what is wrong, in the check's words
@@ -113,7 +116,7 @@ def main() -> None:
     os.chdir(config["tree"])
     os.environ["LEARN_TREE"] = config["tree"]  # to name the learner's own files in messages
     sys.path.insert(0, config["tree"])  # the learner's packages come first, as a learner expects
-    probes = Probes(config["package"], config["tree"], channel)
+    probes = Probes(config["packages"], config["tree"], channel)
     for path in config["checks"]:  # torch and the oracles' imports, while the judge starts too
         probes.module(path)
     channel.send({"ready": done.applied, "skipped": done.skipped})
