@@ -281,3 +281,55 @@ def test_huge_file_fails_its_check(tmp_path):
     by_name = {c.name: c for c in result.checks}
     assert "size limit" in by_name["get_stats_counts_adjacent_pairs"].message
     assert by_name["merge_replaces_left_to_right"].passed
+
+
+# Stage 3: a fake attention that returns zeros, graded plainly (its honest score) and with every
+# lie it can add: the judge's oracles patched in the worker (torch.allclose, SDPA, Tensor.__eq__)
+# and tensors of a subclass whose __torch_function__ answers True to everything.
+FAKE_ATTENTION = """
+import torch
+
+
+class _Fake(torch.nn.Module):
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads=1, qkv_bias=False):
+        super().__init__()
+        self.W_query = torch.nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = torch.nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = torch.nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.out_proj = torch.nn.Linear(d_out, d_out)
+        self.d_out = d_out
+
+    def forward(self, x):
+        return {out}
+
+
+CausalAttention = MultiHeadAttention = _Fake
+"""
+LIES = """
+class _Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+torch.allclose = torch.equal = lambda *a, **k: True
+torch.nn.functional.scaled_dot_product_attention = lambda q, k, v, *a, **kw: torch.zeros_like(q)
+torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+"""
+
+
+def test_patched_oracles_and_lying_tensors_earn_no_more_than_honest_zeros(tmp_path):
+    stage = manifest.find("stage3")
+    scores = {}
+    for name, source in {
+        "honest": FAKE_ATTENTION.format(out="x.new_zeros(x.shape[:-1] + (self.d_out,))"),
+        "lying": FAKE_ATTENTION.format(out="x.new_zeros(x.shape[:-1] + (self.d_out,)).as_subclass(_Liar)") + LIES,
+    }.items():
+        tree = copy_solutions(tmp_path / name)
+        (tree / "stage3_attention" / "__init__.py").write_text(source)
+        start = time.monotonic()
+        result = grade(stage, tree)
+        assert time.monotonic() - start < 60
+        assert [c.name for c in result.checks] == [c.name for c in stage.checks]
+        scores[name] = result.score
+    assert scores["lying"] <= scores["honest"] < stage.max_score // 2, scores
