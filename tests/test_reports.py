@@ -115,5 +115,5 @@ def test_check_all_writes_gradescope_results_for_a_zipped_folder_and_exits_for_c
     assert report["score"] == report["max_score"] - stage4.max_score
     out = json.loads(results.read_text())
     jsonschema.validate(out, GRADESCOPE_SCHEMA)
-    assert out["score"] == report["score"]
+    assert out["score"] == report["score"] and course_version() in out["output"]
     assert [t["status"] for t in out["tests"] if t["name"].startswith("stage4")] == ["failed"]

@@ -64,11 +64,12 @@ def check(
         progress.save(prog)
     passed = len(results) == len(stages) and all(r.passed for r in results)
     if gradescope is not None:
+        from learn.judge.reports import course_version
         from learn.judge.reports import gradescope as results_json
 
         try:
             gradescope.parent.mkdir(parents=True, exist_ok=True)
-            gradescope.write_text(json.dumps(results_json([r.to_json() for r in results], stages)) + "\n", encoding="utf-8")
+            gradescope.write_text(json.dumps(results_json([r.to_json() for r in results], stages, course_version())) + "\n", encoding="utf-8")
         except OSError as e:
             raise usage_error(escape(f"--gradescope {gradescope}: cannot write it ({e.strerror or e})")) from None
     if as_json:

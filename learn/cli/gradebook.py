@@ -98,7 +98,7 @@ def gradebook(
                 write_atomically(details / f"{row.student}.json", json.dumps(row.to_json(), indent=1) + "\n")
             if gradescope is not None:
                 (gradescope / row.student).mkdir(exist_ok=True)
-                write_atomically(gradescope / row.student / "results.json", json.dumps(results_json(row.stages, stages)) + "\n")
+                write_atomically(gradescope / row.student / "results.json", json.dumps(results_json(row.stages, stages, row.version)) + "\n")
         flags = identical_work({s.name: s.tree for s in subs if s.tree is not None}, stages, root / "pristine" if (root / "pristine").is_dir() else root / "stages")
         flags_path = csv_path.with_name(f"{csv_path.stem}-flags.json")
         if flags:

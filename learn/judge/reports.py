@@ -43,8 +43,9 @@ def fingerprint(tree: Path, stages: list[Stage]) -> str:
     return h.hexdigest()
 
 
-def gradescope(stage_results: list[dict], course: list[Stage]) -> dict:
-    """results.json for one submission, from StageResult.to_json() dicts (missing stages included)."""
+def gradescope(stage_results: list[dict], course: list[Stage], version: str = "") -> dict:
+    """results.json for one submission, from StageResult.to_json() dicts (missing stages included);
+    `version`, the course version that graded it, is named in the overall output."""
     by_stage = {r["stage"]: r for r in stage_results}
     tests = []
     for stage in course:
@@ -61,7 +62,8 @@ def gradescope(stage_results: list[dict], course: list[Stage]) -> dict:
             })  # fmt: skip
     score = sum(t["score"] for t in tests)
     seed = next((r["seed"] for r in stage_results if "seed" in r), None)
-    return {"score": score, "output": f"{score} of {sum(t['max_score'] for t in tests)} points" + (f" (seed {seed})" if seed is not None else ""),
+    about = [f"seed {seed}"] * (seed is not None) + [f"course version {version}"] * bool(version)
+    return {"score": score, "output": f"{score} of {sum(t['max_score'] for t in tests)} points" + (f" ({', '.join(about)})" if about else ""),
             "tests": tests}  # fmt: skip
 
 
