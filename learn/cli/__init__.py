@@ -1,4 +1,4 @@
-"""The `learn` command: status, lesson, check, reset, gradebook, show.
+"""The `learn` command: status, lesson, check, reset, gradebook, show, pretrain, generate.
 
 Exit codes: 0 success (every check passed); 1 the command ran but did not do its job (a check
 failed, the learner's code failed in `learn show`, a reset was declined); 2 usage error or locked
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from learn.cli import check, gradebook, lesson, reset, show, status
+from learn.cli import check, generate, gradebook, lesson, pretrain, reset, show, status
 from learn.cli.console import Command, Group
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook):
+for command in (status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook, pretrain.pretrain, generate.generate):
     app.command(cls=Command)(command)
 app.add_typer(show.app, name="show", help="Draw what your code computes, e.g. `learn show attention \"a sentence\"`.")
 

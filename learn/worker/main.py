@@ -27,6 +27,17 @@ from pathlib import Path
 from learn import wire
 from learn.worker.sandbox import Limits, contain
 
+_channel: Channel | None = None  # set by main(); what emit() sends on
+
+
+def emit(event: str, **fields) -> None:
+    """Send one progress event {"event": event, **fields} of a long engine probe (learn pretrain)
+    to the judge's side, which hands it to `Workers.run(..., on_event=...)`; outside a worker (a
+    probe called directly, in a test) it does nothing. Fields must be plain data (learn/wire.py)."""
+    if _channel is not None:
+        _channel.send({"event": event, **fields})
+
+
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from learn.worker.main import main; main()"
 
 
@@ -109,7 +120,8 @@ def answer(probes: Probes, request: dict) -> dict:
 
 
 def main() -> None:
-    channel = Channel()
+    global _channel
+    channel = _channel = Channel()
     config = channel.receive()
     limits = Limits(**config["limits"])
     done = contain(limits, config["hide"], config["uid"], config["home"])
