@@ -9,8 +9,6 @@ import random
 
 import torch
 
-import stage4_model
-
 
 def text_to_token_ids(text, tokenizer):
     return torch.tensor([tokenizer.encode(text, allowed_special={"<|endoftext|>"})])  # (1, T)
@@ -62,7 +60,10 @@ def generate_and_print_sample(model, tokenizer, device, start_context):
     model.eval()
     ids = text_to_token_ids(start_context, tokenizer).to(device)  # (1, T)
     with torch.no_grad():
-        out = stage4_model.generate_text_simple(model, ids, 10, model.pos_emb.weight.shape[0])
+        out = ids
+        for _ in range(10):
+            nxt = model(out[:, -model.pos_emb.weight.shape[0]:])[:, -1].argmax(-1, keepdim=True)  # (1, 1)
+            out = torch.cat([out, nxt], 1)  # (1, T + 1)
     print(token_ids_to_text(out, tokenizer))
     model.train()
 
