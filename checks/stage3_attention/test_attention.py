@@ -355,8 +355,8 @@ def test_causal_attention_matches_reference():
         ("the book's six tokens, the grader's weights",
          arguments(CA, 3, 2, 6), draw_weights(g, CA, 3, 2), torch.tensor(BOOK_INPUTS).expand(2, 6, 3)),
     ]  # fmt: skip
-    for d_in, d_out, ctx in ((D_IN, D_OUT, CONTEXT), (r.randrange(2, 10), r.randrange(2, 10), r.randrange(4, 12))):
-        n = r.randrange(2, ctx + 1) if d_in != D_IN else T
+    for k, (d_in, d_out, ctx) in enumerate(((D_IN, D_OUT, CONTEXT), (r.randrange(2, 10), r.randrange(2, 10), r.randrange(4, 12)))):
+        n = T if k == 0 else r.randrange(2, ctx + 1)  # a drawn config may share D_IN: its length is drawn all the same
         x = torch.randn(B, n, d_in, generator=g)
         cases.append(("x and the weights drawn by the grader", arguments(CA, d_in, d_out, ctx), draw_weights(g, CA, d_in, d_out), x))
     specs = [spec(CA, args, weights, calls=[(x, False, None)]) for _, args, weights, x in cases]
