@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_close, expect_equal, expect_type, forward_calls, rng, run, short, torch_gen
 
 B, T, CONTEXT, D_IN, D_OUT, HEADS = 2, 5, 7, 6, 8, 2  # T < CONTEXT on purpose: the mask is cut
 FEATURES = 4  # the one-hot layout's random input features, beside its T one-hot positions and a constant 1
@@ -117,16 +117,7 @@ def probe_modules(learner, specs):
         for name in s["biases"]:
             bias = getattr(_linear(m, kind, name), "bias", None)
             biases[name] = [int(n) for n in bias.shape] if isinstance(bias, torch.Tensor) else None
-        outputs = []
-        for x, train, seed in s["calls"]:
-            m.train(train)
-            if seed is not None:
-                torch.manual_seed(seed)
-            with torch.no_grad():
-                out = m(x)
-            expect(isinstance(out, torch.Tensor), f"{kind}(x) should return a tensor", "torch.Tensor", type(out).__name__)
-            outputs.append(out)
-        results.append({"attrs": attrs, "biases": biases, "outputs": outputs})
+        results.append({"attrs": attrs, "biases": biases, "outputs": forward_calls(m, s["calls"], f"{kind}(x)")})
     return results
 
 
