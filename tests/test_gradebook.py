@@ -124,3 +124,13 @@ def test_stages_out_of_range_is_a_usage_error(tmp_path):
         result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "subs"), "--stages", bad])
         assert result.exit_code == 2, result.output
         assert "--stages" in result.output and "Traceback" not in result.output
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path):
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    for out in (tmp_path, tmp_path / "a-file" / "grades.csv"):
+        (tmp_path / "a-file").write_text("not a folder")
+        result = CliRunner().invoke(cli.app, ["gradebook", str(tmp_path / "subs"), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "--out" in result.output or "cannot make" in result.output
+        assert "Traceback" not in result.output

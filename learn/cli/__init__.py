@@ -2,7 +2,7 @@
 
 Exit codes: 0 success (every check passed); 1 the command ran but did not do its job (a check
 failed, the learner's code failed in `learn show`, a reset was declined); 2 usage error or locked
-stage.
+stage; 3 the grader itself failed (`learn check`; its log is written to .learn/logs/).
 Start-up stays light: nothing here imports torch; the checks run in a separate process.
 
 One module per command (learn/cli/status.py, ...); what they share, the consoles and finding the
@@ -11,19 +11,13 @@ course, a stage and a tree, is in learn/cli/console.py.
 
 from __future__ import annotations
 
-import typer
-
 from learn.cli import check, generate, gradebook, lesson, pretrain, reset, show, status
-from learn.cli.console import Command, Group
+from learn.cli.console import Command, command_group
 
-app = typer.Typer(
-    cls=Group,
-    help="Build a GPT from scratch, one graded stage at a time.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-for command in (status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook, pretrain.pretrain, generate.generate):
+app = command_group("Build a GPT from scratch, one graded stage at a time.")
+for command in (
+    status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook, pretrain.pretrain, generate.generate
+):
     app.command(cls=Command)(command)
 app.add_typer(show.app, name="show", help="Draw what your code computes, e.g. `learn show attention \"a sentence\"`.")
 

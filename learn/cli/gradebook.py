@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -65,6 +66,8 @@ def gradebook(
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise usage_error(escape(f"cannot make the folder {folder} to write into ({e.strerror or e})")) from None
+    if csv_path.is_dir():
+        raise usage_error(escape(f"--out {csv_path} is a folder; name the CSV to write, e.g. --out {csv_path / 'gradebook.csv'}"))
     cache = None if fresh else csv_path.parent / f".{csv_path.stem}-cache"
 
     with tempfile.TemporaryDirectory(prefix="learn-gradebook-") as tmp:
@@ -76,7 +79,11 @@ def gradebook(
         rows: list[Row] = []
         # Rows are appended as each submission's grading ends, so that a run stopped midway keeps
         # them; the finished CSV is then rewritten in student order, atomically.
-        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        try:
+            f = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by the with below)
+        except OSError as e:
+            raise usage_error(escape(f"--out {csv_path}: cannot write it ({e.strerror or e})")) from None
+        with f:
             writer = csv.writer(f)
             writer.writerow(columns)
             columns_shown = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -86,9 +93,14 @@ def gradebook(
                 def on_row(row: Row) -> None:
                     writer.writerow(_csv_row(row))
                     f.flush()
+                    done.append(row)
                     bar.advance(task)
 
-                rows = grade_class(subs, stages, root=root, jobs=jobs, cache=cache, on_row=on_row)
+                done: list[Row] = []
+                try:
+                    rows = grade_class(subs, stages, root=root, jobs=jobs, cache=cache, on_row=on_row)
+                except KeyboardInterrupt:
+                    _stopped(len(done), len(subs), csv_path, tmp)
         buffer = io.StringIO()
         csv.writer(buffer).writerows([columns, *(_csv_row(r) for r in rows)])
         write_atomically(csv_path, buffer.getvalue())
@@ -119,6 +131,15 @@ def gradebook(
     out.print(escape(f"wrote {' and '.join(wrote)}") + (f" ({cached} unchanged since the last run)" if cached else ""))
     if flags:
         out.print(f"[yellow]{plural(len(flags), 'group')} of identical work[/] listed in {escape(str(flags_path))} (not part of any grade)")
+
+
+def _stopped(graded: int, total: int, csv_path: Path, tmp: str) -> None:
+    """Ctrl-C: keep what is graded (the rows are in the CSV and the cache) and leave at once. The
+    judges still running die with this process (learn/judge/reaper.py, die_with_parent)."""
+    err.print(f"[yellow]stopped:[/] {graded} of {plural(total, 'submission')} graded; their rows are in "
+              f"{escape(str(csv_path))}. Run the same command again to grade the rest.")  # fmt: skip
+    shutil.rmtree(tmp, ignore_errors=True)
+    os._exit(130)
 
 
 def _pick_stages(text: Optional[str], course: list[Stage]) -> list[Stage]:

@@ -55,8 +55,9 @@ def grade_class(
     """A row per submission, in the order given; `on_row` is called as each one is done."""
     version = course_version(root)
     rows: dict[str, Row] = {}
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(_row, sub, stages, root, version, cache): sub for sub in submissions}
+    pool = ThreadPoolExecutor(max(1, jobs))
+    futures = {pool.submit(_row, sub, stages, root, version, cache): sub for sub in submissions}
+    try:
         for future in as_completed(futures):
             sub = futures[future]
             try:
@@ -65,6 +66,10 @@ def grade_class(
                 row = Row(sub.name, [_zero(s, grader_error=f"{type(e).__name__}: {e}") for s in stages], version=version)
             rows[sub.name] = row
             on_row(row)
+    except BaseException:  # Ctrl-C: what is graded is kept (on_row, cache); nothing new starts
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [rows[sub.name] for sub in submissions]
 
 

@@ -1,7 +1,7 @@
 """One optimizer update done well: gradient accumulation, mixed precision, clipping
 (lessons/stage5_pretrain.md, §7-§8).
 
-`learn pretrain` trains with train_step: one call is one update of the weights, from k
+A training run calls train_step once per update of the weights, from k
 micro-batches, optionally under bf16 autocast, optionally with the gradients clipped.
 """
 

@@ -11,8 +11,6 @@ import math
 
 import torch
 
-from stage4_model import generate_text_simple
-
 from .loss import calc_loss_batch, evaluate_model, text_to_token_ids, token_ids_to_text
 
 
@@ -24,8 +22,11 @@ def generate_and_print_sample(model, tokenizer, device, start_context: str) -> N
     model.eval()
     context_size = model.pos_emb.weight.shape[0]
     encoded = text_to_token_ids(start_context, tokenizer).to(device)  # (1, T)
+    token_ids = encoded
     with torch.no_grad():
-        token_ids = generate_text_simple(model=model, idx=encoded, max_new_tokens=50, context_size=context_size)
+        for _ in range(50):  # greedy, as stage 4's generate_text_simple
+            logits = model(token_ids[:, -context_size:])[:, -1, :]  # (1, V)
+            token_ids = torch.cat([token_ids, logits.argmax(dim=-1, keepdim=True)], dim=1)  # (1, T + 1)
     print(token_ids_to_text(token_ids, tokenizer).replace("\n", " "))
     model.train()
 
