@@ -28,7 +28,8 @@ from learn.skeleton import BEGIN, skeleton_files, write_files
 
 TOP_FILES = ["curriculum.toml", "pyproject.toml", "noxfile.py", ".gitignore"]
 README = ROOT / "docs" / "README.learner.md"  # the release's README.md: for learners, not course developers
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "generate.py")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+FIXTURES_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "generate.py")  # the generators read solutions/
 
 
 class ReleaseError(Exception):
@@ -52,7 +53,7 @@ def build(out: Path) -> list[str]:
             write_files(out / top / s.package, skeleton_files(s))
         for top in ("checks", "fixtures"):
             if (ROOT / top / s.package).is_dir():
-                shutil.copytree(ROOT / top / s.package, out / top / s.package, ignore=IGNORE)
+                shutil.copytree(ROOT / top / s.package, out / top / s.package, ignore=FIXTURES_IGNORE)
         (out / s.lesson).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(s.lesson_path, out / s.lesson)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
