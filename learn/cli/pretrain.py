@@ -1,24 +1,28 @@
 """`learn pretrain`: train your GPT (stages 1-5) on a text and write a run folder.
 
-    learn pretrain                                   tinyshakespeare, tiny model, 10 minutes at most
-    learn pretrain --data the-verdict --model small --max-seconds 240
+    learn pretrain                                   Tiny Shakespeare, the default preset, 10 minutes
+    learn pretrain --max-seconds 240 --model tiny    a smaller model, 4 minutes, everything included
     learn pretrain --data notes.txt --max-steps 200 --run mine
-    learn pretrain --run mine --resume               go on from the last checkpoint of runs/mine/
+    learn pretrain --run mine --resume               go on from runs/mine/'s checkpoint, bit for bit
 
 Where your code runs. Never in this process: a worker, contained as the grader's are
-(learn/judge/workers.py), runs learn/worker/pretrain.py's probe on a copy of your tree and sends
-progress events (the bar here) and the results back as plain data: the checkpoint and tokenizer as
-bytes. This process writes runs/<name>/ itself, because the worker's files live in a temporary
-copy, possibly as another user, and would not survive it. runs/<name>/ holds checkpoint.pt,
-tokenizer.json (with --tokenizer own), loss.png, samples.txt and summary.json.
+(learn/judge/workers.py), runs learn/worker/pretrain.py's probe on a copy of your tree: your
+tokenizer, data set, model and training step. It sends progress events (the bar here) and the
+results back as plain data, the checkpoint and tokenizer as bytes; this process writes the run
+folder (learn/cli/runs.py says what it holds), because the worker's files would not survive it.
 
-Ctrl-C stops the run; the worker sends a checkpoint every minute, which is then kept, and the
-command says how to resume from it.
+The budget, --max-seconds, counts everything the command does (tokenizer training included): the
+schedule's length is fixed from the speed of the first steps so that warm-up and cosine decay
+fit in it. Your tokenizer is cached by text, vocabulary size and code (.learn/tokenizers/), so a
+second run skips its training. Ctrl-C stops after the current step and saves a checkpoint; a
+second Ctrl-C stops at once, keeping the last minute's checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -26,24 +30,20 @@ import typer
 from rich.markup import escape
 
 from learn import ROOT
-from learn.cli.console import err, load_course, out, pick_tree, shown, usage_error
+from learn.cli.console import err, out, pick_tree, shown, usage_error
+from learn.cli.runs import failed, fresh_run, latest_run, packages_through, read_run, run_folder, workers
 
-PACKAGES = ["stage1_tokenizer", "stage2_data", "stage3_attention", "stage4_model", "stage5_pretrain"]
-PRESETS = {  # GPTModel configs; vocab_size is the tokenizer's
-    "tiny": {"context_length": 64, "emb_dim": 64, "n_heads": 2, "n_layers": 2, "batch_size": 8, "lr": 1e-3},
-    "small": {"context_length": 128, "emb_dim": 256, "n_heads": 4, "n_layers": 4, "batch_size": 16, "lr": 1e-3},
-    "base": {"context_length": 256, "emb_dim": 384, "n_heads": 6, "n_layers": 6, "batch_size": 16, "lr": 6e-4},
-}
-VOCAB_SIZE = 4096  # the learner's BPE tokenizer's size, unless --vocab-size says otherwise
-MARGIN = 300  # seconds beyond --max-seconds for the tokenizer, the evaluation and the samples
-MEMORY = 4 * 2**30  # bytes of address space for the worker
-RUNS = ROOT / "runs"
-
-
-def run_folder(run: str) -> Path:
-    """runs/<run> in the course folder, or `run` itself if it names a path."""
-    path = Path(run).expanduser()
-    return path if len(path.parts) > 1 or path.is_absolute() else RUNS / run
+#: Model presets for a laptop CPU: GPTModel's config, batch and learning rate. vocab_size is the
+#: tokenizer's. "small" is the default: the best validation loss that 10 minutes of 2 cores buy.
+PRESETS = {
+    "tiny": {"context_length": 64, "emb_dim": 128, "n_heads": 4, "n_layers": 2, "batch_size": 16, "lr": 2e-3, "vocab_size": 1024},
+    "small": {"context_length": 128, "emb_dim": 256, "n_heads": 4, "n_layers": 4, "batch_size": 16, "lr": 1e-3, "vocab_size": 2048},
+    "base": {"context_length": 256, "emb_dim": 384, "n_heads": 6, "n_layers": 6, "batch_size": 16, "lr": 6e-4, "vocab_size": 4096},
+}  # fmt: skip
+CACHE = ROOT / ".learn" / "tokenizers"
+MARGIN = 120  # seconds the worker gets beyond --max-seconds (start-up; the run itself keeps the budget)
+WRITING = 3  # seconds kept from the budget for writing the run folder (matplotlib's import, mostly)
+STOP_WAIT = 120  # seconds a stopped run gets to finish its step and send the checkpoint
 
 
 def read_text(data: str) -> tuple[str, str]:
@@ -69,117 +69,181 @@ def read_text(data: str) -> tuple[str, str]:
 
 def pretrain(
     data: str = typer.Option("tinyshakespeare", "--data", metavar="NAME|PATH", help="tinyshakespeare, the-verdict, or a UTF-8 text file."),
-    model: str = typer.Option("tiny", "--model", metavar="PRESET", help="tiny, small or base."),
+    model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (see --help's end)."),
     tokenizer: str = typer.Option("own", "--tokenizer", metavar="own|gpt2", help="Your stage-1 BPE tokenizer (trained here) or GPT-2's."),
-    max_seconds: float = typer.Option(600, "--max-seconds", min=1, help="Stop training after this long."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
-    run: str = typer.Option("latest", "--run", metavar="NAME|DIR", help="The run folder: runs/NAME, or a path."),
-    resume: bool = typer.Option(False, "--resume", help="Go on from the run folder's checkpoint."),
-    impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/ (e.g. solutions)."),
-    seed: int = typer.Option(123, "--seed", help="Seeds the model's weights and the data order."),
-    vocab_size: int = typer.Option(VOCAB_SIZE, "--vocab-size", min=257, help="Your BPE tokenizer's size (--tokenizer own)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: torch's choice)."),
+    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, help="Your tokenizer's size (--tokenizer own)."),
+    context_length: Optional[int] = typer.Option(None, "--context-length", min=2),
+    emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1),
+    n_heads: Optional[int] = typer.Option(None, "--n-heads", min=1),
+    n_layers: Optional[int] = typer.Option(None, "--n-layers", min=1),
+    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=0.9),
+    qkv_bias: bool = typer.Option(False, "--qkv-bias"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    accumulation: int = typer.Option(1, "--accumulation", min=1, help="Micro-batches per optimizer step."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Peak learning rate."),
+    min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, help="Where the cosine ends (default: lr / 10)."),
+    warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, help="At most a fifth of the run."),
+    weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0),
+    precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32", help="bf16 autocast (fp32 weights) or fp32."),
+    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, help="The whole command's budget."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="The schedule's length in optimizer steps."),
+    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, help="Pause at this step, as Ctrl-C does; --resume goes on."),
+    run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/DATA-PRESET)."),
+    resume: bool = typer.Option(False, "--resume", help="Go on from the run's checkpoint (default: the latest run)."),
+    impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
+    seed: int = typer.Option(123, "--seed", help="Seeds the weights, dropout and the data order."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
 ):  # fmt: skip
-    """Train your GPT on a text; write checkpoint, loss curve, samples and summary to runs/NAME/."""
-    load_course()
-    if model not in PRESETS:
-        raise usage_error(f"--model {escape(model)}: unknown preset; choose one of {', '.join(PRESETS)}")
-    if tokenizer not in ("own", "gpt2"):
-        raise usage_error(f"--tokenizer {escape(tokenizer)}: choose own or gpt2")
+    """Train your GPT on a text; write checkpoint, loss curve, samples and summary to runs/NAME/.
+
+    Presets: tiny (2 layers, 128 dims, context 64, vocabulary 1,024), small (4 layers, 256 dims,
+    context 128, vocabulary 2,048) and base (6 layers, 384 dims, context 256, vocabulary 4,096).
+    """
+    started = time.time()
     tree = pick_tree(impl, None)
-    missing = [p for p in PACKAGES if not (tree / p).is_dir()]
-    if missing:
-        raise usage_error(escape(f"{shown(tree)} holds no {', '.join(missing)}/: learn pretrain runs your stages 1 to 5"))
-    folder = run_folder(run)
-    previous = None
+    packages = packages_through(5, tree, "learn pretrain")
     if resume:
-        try:
-            previous = {"checkpoint": (folder / "checkpoint.pt").read_bytes(),
-                        "tokenizer": (folder / "tokenizer.json").read_bytes() if (folder / "tokenizer.json").is_file() else None}  # fmt: skip
-        except OSError:
-            raise usage_error(escape(f"--resume: {shown(folder)}/checkpoint.pt cannot be read; start without --resume")) from None
-    text, what = read_text(data)
-    preset = PRESETS[model]
-    config = {"vocab_size": vocab_size, "context_length": preset["context_length"], "emb_dim": preset["emb_dim"],
-              "n_heads": preset["n_heads"], "n_layers": preset["n_layers"], "drop_rate": 0.0, "qkv_bias": False}  # fmt: skip
-    train = {"batch_size": preset["batch_size"], "lr": preset["lr"], "weight_decay": 0.1, "max_steps": max_steps,
-             "max_seconds": max_seconds, "seed": seed, "threads": threads}  # fmt: skip
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise usage_error(escape(f"cannot make {folder} ({e.strerror or e})")) from None
-    kwargs = {"text": text, "config": config, "train": train, "tokenizer": tokenizer, "resume": previous}
-    result = _train(tree, kwargs, max_seconds + MARGIN, folder, quiet=as_json)
-    summary = {**result["summary"], "data": what, "tokenizer": tokenizer}
-    _write(folder, result, summary)
+        folder = run_folder(run) if run is not None else latest_run()
+        info, checkpoint, saved_tokenizer = read_run(folder)
+        text, what = read_text(info.get("data", data))
+        if hashlib.sha256(text.encode()).hexdigest() != info.get("data_sha256"):
+            raise usage_error(escape(f"--resume: {what} is not the text {shown(folder)}/ was trained on; a run goes on with its own data"))
+        config, train, tokenizer = info["config"], info["train"], info["tokenizer"]
+    else:
+        if model not in PRESETS:
+            raise usage_error(f"--model {escape(model)}: unknown preset; choose one of {', '.join(PRESETS)}")
+        if tokenizer not in ("own", "gpt2"):
+            raise usage_error(f"--tokenizer {escape(tokenizer)}: choose own or gpt2")
+        if precision not in ("bf16", "fp32"):
+            raise usage_error(f"--precision {escape(precision)}: choose bf16 or fp32")
+        preset = PRESETS[model]
+        config = {"vocab_size": vocab_size or preset["vocab_size"], "context_length": context_length or preset["context_length"],
+                  "emb_dim": emb_dim or preset["emb_dim"], "n_heads": n_heads or preset["n_heads"],
+                  "n_layers": n_layers or preset["n_layers"], "drop_rate": drop_rate, "qkv_bias": qkv_bias}  # fmt: skip
+        if config["emb_dim"] % config["n_heads"]:
+            raise usage_error(f"--emb-dim {config['emb_dim']} is not a multiple of --n-heads {config['n_heads']}")
+        peak = lr or preset["lr"]
+        train = {"batch_size": batch_size or preset["batch_size"], "accumulation": accumulation, "lr": peak,
+                 "min_lr": peak / 10 if min_lr is None else min_lr, "warmup_steps": warmup_steps,
+                 "weight_decay": weight_decay, "precision": precision, "max_steps": max_steps, "seed": seed}  # fmt: skip
+        text, what = read_text(data)
+        folder = run_folder(run) if run is not None else fresh_run(f"{Path(data).stem}-{model}")
+        if (folder / "run.json").exists():
+            raise usage_error(escape(f"{shown(folder)}/ holds a run already: --resume goes on with it, or give another --run"))
+        checkpoint, saved_tokenizer = None, _cached_tokenizer(text, config["vocab_size"], tree) if tokenizer == "own" else None
+        info = {"config": config, "train": train, "data": what, "data_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "tokenizer": tokenizer}  # fmt: skip
+        _write_new(folder, info)
+    settings = {**train, "threads": threads, "stop_at": stop_at, "deadline": started + max_seconds - WRITING if max_seconds else None}
+    kwargs = {"text": text, "config": config, "train": settings, "tokenizer": tokenizer,
+              "saved_tokenizer": saved_tokenizer, "resume": checkpoint}  # fmt: skip
+    result = _train(tree, packages, kwargs, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json)
+    if tokenizer == "own":
+        _cache_tokenizer(text, config["vocab_size"], tree, result["tokenizer"])
+        (folder / "tokenizer.json").write_bytes(result["tokenizer"])
+    (folder / "checkpoint.pt").write_bytes(result["checkpoint"])
+    _plot(result["history"], folder / "loss.png")
+    if result["stopped"]:
+        err.print(f"stopped at step {result['history']['losses'][-1][0] if result['history']['losses'] else 0}: "
+                  f"go on with `learn pretrain --run {escape(str(shown(folder)))} --resume`")  # fmt: skip
+        raise typer.Exit(130 if stop_at is None else 0)
+    summary = {**result["summary"], "seconds": round(time.time() - started, 2), "data": what, "tokenizer": tokenizer}
+    (folder / "samples.txt").write_text(result["samples"], encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        out.print(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f}, val bits/byte {summary['val_bpb']:.3f}, "
-                  f"{summary['steps']} steps, {summary['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+        out.print(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
+                  f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+        out.print(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
 
 
-def _train(tree: Path, kwargs: dict, seconds: float, folder: Path, quiet: bool) -> dict:
-    """The probe's result; on Ctrl-C the last checkpoint is kept and the command exits 130."""
+def _write_new(folder: Path, info: dict) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "run.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise usage_error(escape(f"cannot write {folder} ({e.strerror or e})")) from None
+
+
+def _tokenizer_key(text: str, vocab_size: int, tree: Path) -> Path:
+    """.learn/tokenizers/<hash of the training text, the size and stage 1's code>.json"""
+    digest = hashlib.sha256(f"{vocab_size}\n".encode())
+    digest.update(text[: int(len(text) * 0.9)].encode())  # the part the tokenizer trains on
+    for path in sorted((tree / "stage1_tokenizer").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return CACHE / f"{digest.hexdigest()[:32]}.json"
+
+
+def _cached_tokenizer(text: str, vocab_size: int, tree: Path) -> bytes | None:
+    path = _tokenizer_key(text, vocab_size, tree)
+    return path.read_bytes() if path.is_file() else None
+
+
+def _cache_tokenizer(text: str, vocab_size: int, tree: Path, data: bytes) -> None:
+    try:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        _tokenizer_key(text, vocab_size, tree).write_bytes(data)
+    except OSError:
+        pass  # a cache: the next run trains it again
+
+
+def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder: Path, quiet: bool) -> dict:
+    """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from learn.judge import reaper
-    from learn.judge.workers import ProbeFailed, Workers
+    from learn.judge.workers import ProbeFailed
     from learn.worker.pretrain import probe_pretrain
-    from learn.worker.sandbox import Limits
 
-    reaper.guard_this_process()
     saved = {"step": None}
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                  console=err, disable=quiet, transient=True) as bar:  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("starting", total=None, info="")
 
         def on_event(event: dict) -> None:
-            if event.get("event") == "phase":
+            kind = event.get("event")
+            if kind == "phase":
                 bar.update(task, description=str(event.get("message")))
-            elif event.get("event") == "step":
-                info = f"loss {event['loss']:.3f}  lr {event['lr']:.2e}  {event['tokens_per_second']:,.0f} tok/s  eta {event['eta']:.0f}s"
-                bar.update(task, description=f"step {event['step']}", completed=event["step"], total=event.get("total_steps"), info=info)
-            elif event.get("event") == "checkpoint" and isinstance(event.get("checkpoint"), bytes):
+            elif kind == "step":
+                info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
+                bar.update(task, description=f"step {event['step']:,}", completed=event["step"], total=event.get("total_steps"), info=info)
+            elif kind == "eval" and not quiet:
+                bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
+                                  f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte")  # fmt: skip
+            elif kind == "checkpoint" and isinstance(event.get("checkpoint"), bytes):
                 (folder / "checkpoint.pt").write_bytes(event["checkpoint"])
                 saved["step"] = event.get("step")
 
-        workers = Workers(PACKAGES, tree, Limits(address_space=MEMORY, cpu_seconds=None, file_size=None))
+        engine = workers(tree, packages)
         try:
-            return workers.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
+            try:
+                return engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
+            except KeyboardInterrupt:
+                bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
+                return engine.stop(STOP_WAIT, on_event=on_event)
         except ProbeFailed as e:
-            err.print(f"[bold red]error:[/] {escape(' '.join(str(e).split()))}")
-            raise typer.Exit(1) from None
+            raise failed(e) from None
         except KeyboardInterrupt:
-            if saved["step"] is None:
-                err.print("interrupted before the first checkpoint: nothing saved")
-            else:
-                err.print(f"interrupted: the checkpoint of step {saved['step']} is in {escape(str(shown(folder)))}/; "
-                          f"go on with `learn pretrain --run {escape(str(folder))} --resume`")  # fmt: skip
+            where = f"the checkpoint of step {saved['step']:,} is" if saved["step"] is not None else "no checkpoint was"
+            err.print(f"interrupted: {where} saved in {escape(str(shown(folder)))}/")
             raise typer.Exit(130) from None
         finally:
-            workers.close()
+            engine.close()
 
 
-def _write(folder: Path, result: dict, summary: dict) -> None:
-    (folder / "checkpoint.pt").write_bytes(result["checkpoint"])
-    if result["tokenizer"] is not None:
-        (folder / "tokenizer.json").write_bytes(result["tokenizer"])
-    (folder / "samples.txt").write_text(result["samples"], encoding="utf-8")
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    _plot(result["losses"], folder / "loss.png")
-
-
-def _plot(losses: list, png: Path) -> None:
-    """The training loss per step; matplotlib's Agg backend, no pyplot."""
+def _plot(history: dict, png: Path) -> None:
+    """Training loss (each step) and validation loss (each evaluation) against tokens seen."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(7, 4), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    ax.plot([s for s, _ in losses], [v for _, v in losses], linewidth=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (nats/token)")
+    ax.plot([t for _, t, _ in history["losses"]], [v for _, _, v in history["losses"]], linewidth=0.8, alpha=0.6, label="train (each step)")
+    if history["evals"]:
+        ax.plot([e[1] for e in history["evals"]], [e[3] for e in history["evals"]], "o-", label="validation")
+    ax.set_xlabel("tokens seen")
+    ax.set_ylabel("loss (nats per token)")
+    ax.legend()
     fig.savefig(png, dpi=100)

@@ -222,10 +222,31 @@ class Workers:
             if e.kind == "timeout":
                 raise ProbeFailed(f"your code did not finish within {seconds:g} s: is a loop in it never ending?", "timeout") from None
             raise
+        return self._result(reply, package)
+
+    def stop(self, seconds: float, on_event=None):
+        """Ask the probe in flight to finish early and return its result (or ProbeFailed). The
+        engine's long probes (learn/worker/pretrain.py) end their loop on SIGUSR1 and answer;
+        `learn pretrain` sends it on Ctrl-C, so that the run's last step is saved."""
+        worker = self.current
+        if worker is None:
+            raise ProbeFailed("no probe is running", "internal")
+        try:
+            os.kill(worker.proc.pid, signal.SIGUSR1)
+        except OSError:
+            pass  # it has ended: the request below says how
+        try:
+            reply = worker.request(None, time.monotonic() + seconds, on_event)
+        except ProbeFailed:
+            self._restart()
+            raise
+        return self._result(reply, None)
+
+    def _result(self, reply: dict, package: str | None):
         if "result" in reply:
             return reply["result"]
         message = str(reply.get("error", "the process running your code sent no answer"))[:MESSAGE_CAP]
-        if reply.get("kind") == "import":
+        if reply.get("kind") == "import" and package is not None:
             self.import_failures[package] = message
             raise ProbeFailed(message, "import")
         raise ProbeFailed(message, "probe")

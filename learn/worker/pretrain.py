@@ -1,39 +1,49 @@
-"""Probes for `learn pretrain` and `learn generate`: they run in the worker, on the learner's code.
+"""The probes behind `learn pretrain` and `learn generate`: they run in the worker, on the learner's code.
 
-The learner's package handed to the probes is stage5_pretrain; the earlier stages are imported by
-name from the same tree: BPETokenizer (stage 1), create_dataloader_v1 (stage 2), GPTModel and
-generate (stage 4), calc_loss_batch / calc_loss_loader / text_to_token_ids / token_ids_to_text
-(stage 5). What is ours: the loop's order, the time budget, and speed settings that leave the
-maths alone (bf16 autocast, fused AdamW, threads).
+Everything that trains is the learner's: their BPETokenizer (stage 1), GPTDatasetV1 (stage 2),
+GPTModel and generate (stage 4), and from stage 5 epoch_batches, warmup_cosine_lr, train_step
+(accumulation, bf16 autocast, clipping), evaluate_model, perplexity, bits_per_byte,
+save_checkpoint and load_checkpoint. What is ours: the order of the loop, the time budget, the
+progress events, and settings that leave the maths alone (fused AdamW, threads).
 
 Where the results go. The worker runs on a temporary copy of the tree, and as root as a user of
 its own with paths hidden (learn/worker/sandbox.py), so nothing it writes is sure to survive or
-even to be allowed. The probes therefore write no files: the checkpoint and the tokenizer travel
-back as bytes (plain data, learn/wire.py), in the result and in "checkpoint" progress events, and
-the CLI (learn/cli/pretrain.py) writes the run folder in its own process.
+even to be allowed. So the checkpoint and the tokenizer travel back as bytes (plain data,
+learn/wire.py), in the result and in "checkpoint" events, and the CLI (learn/cli/pretrain.py)
+writes the run folder in its own process.
 
 Progress events (learn.worker.main.emit), read by the CLI's progress bar:
 
-    {"event": "phase", "message": "..."}
+    {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta"}
+    {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb"}
     {"event": "checkpoint", "step", "checkpoint": bytes}     every CHECKPOINT_EVERY seconds
+
+Stopping. SIGUSR1 (the CLI sends it on Ctrl-C) ends the loop after the current step; the probe then
+returns a checkpoint of that step with "stopped": True and no final evaluation, and a run resumed
+from it (resume=...) follows the uninterrupted run's losses number for number: the data order is a
+function of (seed, epoch), and the checkpoint holds weights, optimizer moments, step, schedule and
+the random generators.
 """
 
 from __future__ import annotations
 
 import importlib
-import io
 import math
 import os
+import signal
 import tempfile
 import time
 
 from learn.worker.main import emit
 
 SPECIAL = "<|endoftext|>"
-CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI, so Ctrl-C loses little
-WARMUP = 0.05  # share of the steps spent warming the learning rate up
-EVAL_BATCHES = 20  # validation batches of the final evaluation
+DEVICE = "cpu"
+CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI: a crash loses at most this
+EVALS = 10  # evaluations in a run whose length is known
+STEP_EVENTS = 0.2  # seconds between step events: the bar needs no more
+CALIBRATION_STEPS = 10  # with --max-seconds, the schedule's length is fixed from these steps' speed
+SAMPLE_PROMPTS = ("\n", "The ", "ROMEO:")
 
 
 class BadInput(AssertionError):
@@ -41,186 +51,268 @@ class BadInput(AssertionError):
     An AssertionError, so the worker sends its message alone, as for a probe's expect()."""
 
 
-def _tokenizer_bytes(tok) -> bytes:
-    """BPETokenizer.save writes a file; read it back as bytes for the CLI."""
-    fd, path = tempfile.mkstemp(suffix=".json")
+def _via_file(write, suffix: str) -> bytes:
+    """Bytes of what write(path) writes: the learner's save functions take a path."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
     os.close(fd)
     try:
-        tok.save(path)
+        write(path)
         with open(path, "rb") as f:
             return f.read()
     finally:
         os.unlink(path)
 
 
-def _tokenizer_from_bytes(data: bytes):
-    stage1 = importlib.import_module("stage1_tokenizer")
-    fd, path = tempfile.mkstemp(suffix=".json")
+def _from_bytes(data: bytes, read, suffix: str):
+    """read(path) of a temporary file holding `data`."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     try:
-        return stage1.BPETokenizer.load(path)
+        return read(path)
     finally:
         os.unlink(path)
 
 
-def _tokenizer(kind: str, vocab_size: int, train_text: str, saved: bytes | None):
-    """(tokenizer, vocab size, bytes to save or None): the learner's BPE or GPT-2's."""
-    if kind == "gpt2":
+def load_tokenizer(saved: bytes | None):
+    """The learner's BPETokenizer from its saved bytes, or GPT-2's (tiktoken) for None."""
+    if saved is None:
         import tiktoken
 
         try:
-            return tiktoken.get_encoding("gpt2"), 50257, None
+            return tiktoken.get_encoding("gpt2")
         except Exception as e:  # no network and no cached files
-            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}); use --tokenizer own") from None
-    if saved is not None:  # a resumed run keeps its tokenizer
-        tok = _tokenizer_from_bytes(saved)
-        return tok, len(tok.vocab), saved
-    emit("phase", message=f"training your BPE tokenizer (vocab {vocab_size:,})")
+            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}): use --tokenizer own") from None
+    stage1 = importlib.import_module("stage1_tokenizer")
+    try:
+        return _from_bytes(saved, stage1.BPETokenizer.load, ".json")
+    except Exception as e:
+        raise BadInput(f"the saved tokenizer cannot be read by your BPETokenizer.load ({type(e).__name__})") from None
+
+
+def _tokenizer(kind: str, vocab_size: int, train_text: str, saved: bytes | None):
+    """(tokenizer, its bytes or None): GPT-2's, the learner's saved one, or theirs trained now."""
+    if kind == "gpt2":
+        return load_tokenizer(None), None
+    if saved is not None:  # cached by the CLI, or the resumed run's
+        return load_tokenizer(saved), saved
+    emit("phase", message=f"training your BPE tokenizer (vocabulary {vocab_size:,})")
     tok = importlib.import_module("stage1_tokenizer").BPETokenizer()
     try:
         tok.train(train_text, vocab_size, special_tokens=[SPECIAL])
     except ValueError as e:  # too few distinct pairs for that many merges
-        raise BadInput(f"the text is too small for a vocabulary of {vocab_size:,} ({e}); give --vocab-size a smaller number") from None
-    return tok, len(tok.vocab), _tokenizer_bytes(tok)
+        raise BadInput(f"the text is too small for a vocabulary of {vocab_size:,} ({e}): give --vocab-size a smaller number") from None
+    return tok, _via_file(tok.save, ".json")
 
 
-def _lr(step: int, total: int, peak: float) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
-    warmup = max(1, int(WARMUP * total))
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str, resume: dict | None = None) -> dict:
-    """Train the learner's GPTModel on `text` (the last 10% of its characters validate) and return
-    {"summary": {...}, "checkpoint": bytes, "tokenizer": bytes | None, "losses": [[step, loss]],
-    "samples": str}. `train`: batch_size, lr, weight_decay, max_steps, max_seconds, seed, threads.
-    `resume`: a previous result's {"checkpoint", "tokenizer"}."""
+def _in_order(dataset, batch_size: int, limit: int | None = None) -> list:
+    """The dataset's windows in order, as full (inputs, targets) batches: for evaluation."""
     import torch
 
-    stage2 = importlib.import_module("stage2_data")
-    stage4 = importlib.import_module("stage4_model")
-    started = time.monotonic()
-    if train.get("threads"):
-        torch.set_num_threads(int(train["threads"]))
-    torch.manual_seed(train["seed"])
-    split = int(len(text) * 0.9)
+    count = len(dataset) // batch_size if limit is None else min(limit, len(dataset) // batch_size)
+    out = []
+    for b in range(count):
+        windows = [dataset[i] for i in range(b * batch_size, (b + 1) * batch_size)]
+        out.append((torch.stack([x for x, _ in windows]), torch.stack([y for _, y in windows])))  # (B, T) each
+    return out
+
+
+def _bytes_of(batches: list, tok) -> int:
+    """UTF-8 bytes of the text the batches' targets spell: the denominator of bits per byte."""
+    ids = [int(t) for _, y in batches for t in y.flatten()]
+    return max(1, len(tok.decode(ids).encode("utf-8")))
+
+
+class _Stop:
+    """Set by SIGUSR1: the loop ends after the step it is in."""
+
+    def __init__(self):
+        self.requested = False
+        signal.signal(signal.SIGUSR1, self._set)
+
+    def _set(self, signum, frame) -> None:
+        self.requested = True
+
+
+def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str,
+                   saved_tokenizer: bytes | None = None, resume: bytes | None = None) -> dict:  # fmt: skip
+    """Train the learner's GPTModel on `text`; the last 10 % of its characters validate.
+
+    config: GPTModel's config (vocab_size is replaced by the tokenizer's size).
+    train: batch_size, accumulation, lr, min_lr, warmup_steps, weight_decay, precision, max_steps,
+        deadline (time.time() to be done by, or None), stop_at (a step to pause at, or None), seed, threads.
+    Returns {"stopped", "checkpoint": bytes, "tokenizer": bytes | None, "history", "summary", "samples"};
+    summary and samples are None for a stopped run.
+    """
+    import torch
+
+    stop = _Stop()
+    stage2, stage4 = importlib.import_module("stage2_data"), importlib.import_module("stage4_model")
+    torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
+    split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
     train_text, val_text = text[:split], text[split:]
-    tok, vocab_size, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, (resume or {}).get("tokenizer"))
-    config = {**config, "vocab_size": vocab_size}
-    ctx, batch = config["context_length"], train["batch_size"]
+    tok, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
+    config = {**config, "vocab_size": tok.n_vocab if tokenizer == "gpt2" else len(tok.vocab)}
+    ctx, batch, k, seed = config["context_length"], train["batch_size"], train["accumulation"], train["seed"]
 
-    def loader(part: str, shuffle: bool, drop_last: bool):
-        return stage2.create_dataloader_v1(part, batch_size=batch, max_length=ctx, stride=ctx, shuffle=shuffle,
-                                           drop_last=drop_last, num_workers=0, tokenizer=tok)  # fmt: skip
-
-    try:
-        train_loader = loader(train_text, True, True)
-        val_loader = loader(val_text, False, False)
-    except (ValueError, RuntimeError) as e:
-        raise BadInput(f"the text is too short for one window of {ctx} tokens ({e})") from None
-    if len(train_loader) == 0 or len(val_loader) == 0:
-        raise BadInput(f"the text is too short for one batch of {batch} x {ctx} tokens; give a longer text")
-
-    model = stage4.GPTModel(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"], fused=True)  # one kernel for all parameters
-    step, tokens_seen, losses = 0, 0, []
-    if resume is not None:
-        try:
-            state = torch.load(io.BytesIO(resume["checkpoint"]), weights_only=True)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-        except Exception as e:
-            raise BadInput(f"the checkpoint cannot be read ({type(e).__name__}): start a new run without --resume") from None
-        step, tokens_seen, losses = state["step"], state["tokens_seen"], state["losses"]
-
-    def checkpoint() -> bytes:
-        buffer = io.BytesIO()
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": config,
-                    "step": step, "tokens_seen": tokens_seen, "losses": losses}, buffer)  # fmt: skip
-        return buffer.getvalue()
-
-    # The schedule's length: --max-steps, or what --max-seconds allows at the speed of the first steps.
-    total = train["max_steps"] or 10**9
-    deadline = started + train["max_seconds"] if train["max_seconds"] else math.inf
-    loop_start, first_step, last_save = time.monotonic(), step, time.monotonic()
-    model.train()
-    while step < total and time.monotonic() < deadline:
-        for x, y in train_loader:
-            if step >= total or time.monotonic() >= deadline:
-                break
-            lr = _lr(step, total, train["lr"])
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 matmuls: about twice fp32's speed on CPU
-                loss = learner.calc_loss_batch(x, y, model, "cpu")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            tokens_seen += x.numel()
-            losses.append([step, loss.item()])
-            elapsed = time.monotonic() - loop_start
-            speed = (step - first_step) * x.numel() / max(elapsed, 1e-9)
-            if train["max_steps"] is None and step - first_step == 10 and math.isfinite(deadline):
-                total = step + max(1, int((deadline - time.monotonic()) * speed / x.numel()))  # fix the cosine's length
-            eta = min((total - step) * x.numel() / speed, max(0.0, deadline - time.monotonic()))
-            emit("step", step=step, total_steps=total if total < 10**9 else None, loss=losses[-1][1], lr=lr,
-                 tokens_per_second=speed, eta=eta)  # fmt: skip
-            if time.monotonic() - last_save > CHECKPOINT_EVERY:
-                emit("checkpoint", step=step, checkpoint=checkpoint())
-                last_save = time.monotonic()
-    seconds = time.monotonic() - loop_start
-
-    emit("phase", message="evaluating")
-    model.eval()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        val_loss = learner.calc_loss_loader(val_loader, model, "cpu", num_batches=EVAL_BATCHES)
-        train_loss = learner.calc_loss_loader(train_loader, model, "cpu", num_batches=EVAL_BATCHES)
-    val_batches = min(EVAL_BATCHES, len(val_loader))
-    val_tokens = sum(y.numel() for _, (_, y) in zip(range(val_batches), val_loader))  # the tokens the loss averaged
-    val_bytes = len(tok.decode([int(t) for _, (_, y) in zip(range(val_batches), val_loader) for t in y.flatten()]).encode("utf-8"))
-    summary = {
-        "val_loss": val_loss,
-        "val_ppl": math.exp(min(val_loss, 50.0)),
-        "val_bpb": val_loss * val_tokens / (math.log(2) * max(1, val_bytes)),  # nats/token -> bits/byte
-        "train_loss": train_loss,
-        "tokens_per_second": (step - first_step) * batch * ctx / max(seconds, 1e-9),
-        "steps": step,
-        "tokens_seen": tokens_seen,
-        "seconds": round(time.monotonic() - started, 2),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "config": config,
-    }
-    return {"summary": summary, "checkpoint": checkpoint(), "tokenizer": tok_bytes, "losses": losses,
-            "samples": _sample(stage4, model, tok, ctx, "\n", 200, 0.8, 40, train["seed"])}  # fmt: skip
-
-
-def _sample(stage4, model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k, seed: int) -> str:
-    import torch
+    emit("phase", message="tokenizing")
+    train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
+    val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
+    per_epoch = len(train_set) // batch
+    if per_epoch == 0 or len(val_set) < batch:
+        raise BadInput(f"the text is too short for one batch of {batch} x {ctx} tokens in both parts "
+                       f"(train has {len(train_set)} windows, validation {len(val_set)}): give a longer text")  # fmt: skip
+    eval_iter = min(train.get("eval_batches", 8), len(val_set) // batch)
+    val_batches = _in_order(val_set, batch)  # the final evaluation: all of it
+    eval_train, eval_val = _in_order(train_set, batch, eval_iter), val_batches[:eval_iter]
+    eval_bytes, val_bytes = _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
 
     torch.manual_seed(seed)
-    idx = importlib.import_module("stage5_pretrain").text_to_token_ids(prompt, tok)  # (1, T)
-    out = stage4.generate(model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature, top_k=top_k)
-    return importlib.import_module("stage5_pretrain").token_ids_to_text(out, tok)
+    model = stage4.GPTModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"],
+                                  fused=True)  # one kernel over all parameters  # fmt: skip
+    state = {"step": 0, "tokens_seen": 0, "total_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
+             "train_seconds": 0.0, "losses": [], "evals": [], "lrs": []}  # fmt: skip
+    if resume is not None:
+        try:
+            saved = _from_bytes(resume, lambda path: learner.load_checkpoint(path, model, optimizer), ".pt")
+        except Exception as e:
+            raise BadInput(f"the checkpoint cannot be read, or is not of this model ({type(e).__name__}): "
+                           "start a new run without --resume") from None  # fmt: skip
+        state.update({key: saved[key] for key in state})
+    if state["total_steps"] is not None:
+        state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
+
+    def checkpoint() -> bytes:
+        extra = {key: value for key, value in state.items() if key != "step"}
+        return _via_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
+
+    def evaluate() -> None:
+        with learner.autocast_context(DEVICE, train["precision"]):
+            train_loss, val_loss = learner.evaluate_model(model, eval_train, eval_val, DEVICE, eval_iter)
+        tokens = eval_iter * batch * ctx
+        state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
+        emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
+             val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, tokens, eval_bytes))  # fmt: skip
+
+    def stream(first: int):
+        """Training batches from number `first` on, epoch after epoch, each epoch in its own order."""
+        epoch, start = divmod(first, per_epoch)
+        while True:
+            yield from learner.epoch_batches(train_set, batch, seed, epoch, start)
+            epoch, start = epoch + 1, 0
+
+    batches = stream(state["step"] * k)
+    deadline = train.get("deadline") or math.inf
+    started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
+    emit("phase", message="training")
+    model.train()
+    while state["total_steps"] is None or state["step"] < state["total_steps"]:
+        if stop.requested or state["step"] == train.get("stop_at") or time.time() >= deadline:
+            break
+        step = state["step"]
+        total = state["total_steps"] or 10**9
+        lr = learner.warmup_cosine_lr(step, train["lr"], state["warmup_steps"], total, initial_lr=train["lr"] / 100,
+                                      min_lr=train["min_lr"])  # fmt: skip
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        micro = [next(batches) for _ in range(k)]
+        tick = time.monotonic()
+        loss = learner.train_step(model, micro, optimizer, DEVICE, train["precision"],
+                                  max_norm=1.0 if step >= state["warmup_steps"] else None)  # clip after warm-up, as appendix D  # fmt: skip
+        state["train_seconds"] += time.monotonic() - tick
+        state["step"] += 1
+        state["tokens_seen"] += k * batch * ctx
+        state["losses"].append([state["step"], state["tokens_seen"], float(loss)])
+        state["lrs"].append(lr)
+        done = state["step"] - first_step
+        speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
+        if state["total_steps"] is None and done == CALIBRATION_STEPS and math.isfinite(deadline):
+            state["total_steps"] = _steps_that_fit(state["step"], deadline, (time.monotonic() - started) / done,
+                                                   len(val_batches) + 2 * eval_iter * (EVALS + 1), k)  # fmt: skip
+            state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
+        total = state["total_steps"]
+        if total is not None and (state["step"] % max(1, total // EVALS) == 0 or state["step"] == total):
+            evaluate()
+        if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
+            left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
+            emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
+                 eta=min(left, max(0.0, deadline - time.time())))  # fmt: skip
+            last_event = time.monotonic()
+        if time.monotonic() - last_save > CHECKPOINT_EVERY:
+            emit("checkpoint", step=state["step"], checkpoint=checkpoint())
+            last_save = time.monotonic()
+
+    finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or time.time() >= deadline
+    result = {"stopped": not finished, "checkpoint": checkpoint(), "tokenizer": tok_bytes, "summary": None, "samples": None,
+              "history": {"losses": state["losses"], "evals": state["evals"], "lrs": state["lrs"]}}  # fmt: skip
+    if not finished:
+        return result
+    emit("phase", message="evaluating on the whole validation text")
+    with learner.autocast_context(DEVICE, train["precision"]):
+        train_loss, val_loss = learner.evaluate_model(model, eval_train, val_batches, DEVICE, len(val_batches))
+    val_tokens = len(val_batches) * batch * ctx
+    result["summary"] = {
+        "val_loss": val_loss,
+        "val_ppl": learner.perplexity(min(val_loss, 50.0)),
+        "val_bpb": learner.bits_per_byte(val_loss, val_tokens, val_bytes),
+        "train_loss": train_loss,
+        "tokens_per_second": (state["step"] - first_step) * k * batch * ctx / max(state["train_seconds"], 1e-9),
+        "steps": state["step"],
+        "tokens_seen": state["tokens_seen"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
+                   "warmup_steps": state["warmup_steps"]},  # fmt: skip
+    }
+    emit("phase", message="writing samples")
+    result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, 200, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
+    return result
+
+
+#: The training settings a summary reports (besides the model's config).
+TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "precision", "seed")
+
+
+def _steps_that_fit(step: int, deadline: float, seconds_per_step: float, eval_batches: int, k: int) -> int:
+    """The schedule's length: the steps that fit before the deadline, after the time the
+    evaluations will take (a forward pass costs between a third and a half of a training step's
+    per batch) and a few seconds for the samples."""
+    evaluations = eval_batches * seconds_per_step / (2 * k)
+    left = deadline - time.time() - evaluations - 5.0
+    return step + max(1, int(left / seconds_per_step))
+
+
+def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:
+    """The learner's generate, from the learner's text_to_token_ids and back."""
+    import torch
+
+    stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
+    torch.manual_seed(seed)
+    model.eval()
+    idx = stage5.text_to_token_ids(prompt, tok)  # (1, T)
+    with torch.no_grad():
+        out = stage4.generate(model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature, top_k=top_k)
+    return stage5.token_ids_to_text(out, tok)
+
+
+def load_model(checkpoint: bytes):
+    """(the learner's GPTModel with a run's weights, in eval mode; its config)."""
+    import io
+
+    import torch
+
+    stage4 = importlib.import_module("stage4_model")
+    try:
+        state = torch.load(io.BytesIO(checkpoint), map_location="cpu", weights_only=True)
+        model = stage4.GPTModel(state["config"])
+        model.load_state_dict(state["model"])
+    except Exception as e:
+        raise BadInput(f"the checkpoint cannot be read ({type(e).__name__}): is it a learn pretrain run's checkpoint.pt?") from None
+    return model.eval(), state["config"]
 
 
 def probe_generate(learner, checkpoint: bytes, tokenizer: bytes | None, prompt: str, max_new_tokens: int,
                    temperature: float, top_k: int | None, seed: int) -> str:  # fmt: skip
     """The learner's generate, from a run's checkpoint and tokenizer (None: GPT-2's)."""
-    import torch
-
-    stage4 = importlib.import_module("stage4_model")
-    try:
-        state = torch.load(io.BytesIO(checkpoint), weights_only=True)
-        model = stage4.GPTModel(state["config"])
-        model.load_state_dict(state["model"])
-    except Exception as e:
-        raise BadInput(f"the checkpoint cannot be read ({type(e).__name__})") from None
-    tok = _tokenizer_from_bytes(tokenizer) if tokenizer is not None else _tokenizer("gpt2", 0, "", None)[0]
-    model.eval()
-    return _sample(stage4, model, tok, state["config"]["context_length"], prompt, max_new_tokens, temperature, top_k, seed)
+    model, config = load_model(checkpoint)
+    return sample(model, load_tokenizer(tokenizer), config["context_length"], prompt, max_new_tokens, temperature, top_k, seed)
