@@ -1,14 +1,21 @@
 """`learn pretrain` and `learn generate` on solutions/ (stages 1-5): a few steps of the tiny preset
-on a tiny text write a complete run folder, resume and generate from it; bad input is one line and
-a non-zero exit. No network: the data are files in tmp_path."""
+on a tiny text write a complete run folder, pause and resume bit for bit, stop on Ctrl-C with a
+checkpoint, and generate; bad input is one line and a non-zero exit. No network: the data are
+files in tmp_path."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from learn import ROOT, cli
@@ -33,27 +40,74 @@ def text_file(tmp_path_factory):
 
 
 def pretrain(data, run, *more):
-    return learn("pretrain", "--impl", "solutions", "--data", data, "--max-steps", 4, "--vocab-size", 300, "--run", run, "--json", *more)
+    return learn("pretrain", "--impl", "solutions", "--data", data, "--model", "tiny", "--vocab-size", 300,
+                 "--run", run, "--json", *more)  # fmt: skip
 
 
-def test_run_folder_resume_and_generate(text_file, tmp_path):
+def losses(run) -> list:
+    return torch.load(run / "checkpoint.pt", weights_only=True)["losses"]
+
+
+def test_run_folder_and_generate(text_file, tmp_path):
     run = tmp_path / "run"
-    result = pretrain(text_file, run)
+    result = pretrain(text_file, run, "--max-steps", 4)
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary) == KEYS
+    assert set(summary) == KEYS and json.loads(result.stdout) == summary
     assert summary["steps"] == 4 and summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
-    assert 0 < summary["val_bpb"] < 20 and summary["val_ppl"] > 1
+    assert 0 < summary["val_bpb"] < 20 and summary["val_ppl"] > 1 and summary["tokens_seen"] == 4 * 16 * 64
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "samples.txt").read_text() and (run / "tokenizer.json").is_file()
-
-    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--max-steps", 6, "--run", run, "--resume", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads((run / "summary.json").read_text())["steps"] == 6  # 4 done before, 2 more
 
     result = learn("generate", "ab", "--impl", "solutions", "--run", run, "--max-new-tokens", 5, "--temperature", 0)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ab")
+
+    again = pretrain(text_file, run, "--max-steps", 4)  # a run folder is never overwritten
+    assert again.exit_code == 2 and "holds a run already" in again.output and summary == json.loads((run / "summary.json").read_text())
+
+
+def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):
+    """Dropout on: the resumed run draws the masks, batches and moments the uninterrupted one did."""
+    whole, paused = tmp_path / "whole", tmp_path / "paused"
+    assert pretrain(text_file, whole, "--max-steps", 10, "--drop-rate", 0.1).exit_code == 0
+    result = pretrain(text_file, paused, "--max-steps", 10, "--drop-rate", 0.1, "--stop-at", 4)
+    assert result.exit_code == 0 and "--resume" in result.output and not (paused / "summary.json").exists()
+    assert len(losses(paused)) == 4
+    result = learn("pretrain", "--impl", "solutions", "--run", paused, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    assert losses(paused) == losses(whole)
+    a, b = (torch.load(r / "checkpoint.pt", weights_only=True)["model"] for r in (whole, paused))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tokenizer_is_trained_once(text_file, tmp_path, monkeypatch):
+    from learn.cli import pretrain as command
+
+    monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
+    assert pretrain(text_file, tmp_path / "a", "--max-steps", 1).exit_code == 0
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", tmp_path / "b", "--max-steps", 1)  # fmt: skip
+    assert result.exit_code == 0 and "training your BPE" not in result.output
+    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(text_file, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "learn", "pretrain", "--impl", "solutions", "--data", str(text_file), "--model", "tiny",
+           "--vocab-size", "300", "--max-steps", "100000", "--run", str(run)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (run / "run.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(4)  # into the training loop
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert len(losses(run)) > 0 and (run / "tokenizer.json").is_file()
 
 
 @pytest.mark.parametrize(
@@ -64,22 +118,31 @@ def test_bad_data_is_one_line(tmp_path, content, said):
     path = tmp_path / "data.txt"
     if content is not None:
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    result = pretrain(path, tmp_path / "run", "--vocab-size", 257)
+    result = pretrain(path, tmp_path / "run", "--vocab-size", 257, "--max-steps", 2)
     assert result.exit_code != 0
     assert said in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_bad_settings_and_trees(text_file, tmp_path):
+def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
     result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "huge")
     assert result.exit_code == 2 and "unknown preset" in result.output
+    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--emb-dim", 100, "--n-heads", 3)
+    assert result.exit_code == 2 and "multiple" in result.output
     tree = tmp_path / "tree"
     for package in ("stage1_tokenizer", "stage2_data", "stage3_attention", "stage4_model"):
         shutil.copytree(ROOT / "solutions" / package, tree / package)
     result = learn("pretrain", "--impl", tree, "--data", text_file)
     assert result.exit_code == 2 and "stage5_pretrain" in result.output
+    monkeypatch.setenv("LEARN_PROGRESS", str(tmp_path / "progress.json"))  # nothing passed yet
+    result = learn("pretrain", "--data", text_file)
+    assert result.exit_code == 2 and "stage 1 has not passed" in result.output
+
     run = tmp_path / "run"
     run.mkdir()
+    result = learn("generate", "ab", "--impl", "solutions", "--run", run)
+    assert result.exit_code == 2 and "no readable run" in result.output
+    (run / "run.json").write_text(json.dumps({"tokenizer": "gpt2"}))
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
     result = learn("generate", "ab", "--impl", "solutions", "--run", run)
     assert result.exit_code == 1 and "checkpoint cannot be read" in result.output and "Traceback" not in result.output

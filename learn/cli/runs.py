@@ -65,15 +65,15 @@ def packages_through(stage_number: int, tree: Path, doing: str) -> list[str]:
     is missing, or, on the course's own stages/, if one has not passed `learn check` yet."""
     course = load_course()
     stages = course[:stage_number]
-    missing = [s.package for s in stages if not (tree / s.package).is_dir()]
-    if missing:
-        raise usage_error(escape(f"{shown(tree)} holds no {', '.join(missing)}/: {doing} runs your stages 1 to {stage_number}"))
     if tree.resolve() == DEFAULT_TREE.resolve():
         prog = load_progress()
         waiting = next((s for s in stages if prog.state(s, course) != "passed"), None)
         if waiting is not None:
             raise usage_error(f"{doing} runs your stages 1 to {stage_number}, and stage {waiting.number} has not passed yet: "
                               f"`learn check {waiting.number}` first")  # fmt: skip
+    missing = [s.package for s in stages if not (tree / s.package).is_dir()]
+    if missing:
+        raise usage_error(escape(f"{shown(tree)} holds no {', '.join(missing)}/: {doing} runs your stages 1 to {stage_number}"))
     return [s.package for s in stages]
 
 
