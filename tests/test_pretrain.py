@@ -6,7 +6,6 @@ files in tmp_path."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -62,6 +61,10 @@ def test_run_folder_and_generate(text_file, tmp_path):
     result = learn("generate", "ab", "--impl", "solutions", "--run", run, "--max-new-tokens", 5, "--temperature", 0)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ab")
+    png = tmp_path / "attention.png"
+    result = learn("show", "attention", "ab cd ef", "--impl", "solutions", "--run", run, "--layer", 0, "--out", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "4 heads" in " ".join(result.output.split())
 
     again = pretrain(text_file, run, "--max-steps", 4)  # a run folder is never overwritten
     assert again.exit_code == 2 and "holds a run already" in again.output and summary == json.loads((run / "summary.json").read_text())

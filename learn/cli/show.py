@@ -58,20 +58,20 @@ def attention(
     png: Optional[Path] = typer.Option(None, "--out", metavar="PNG", help="The picture to write (default: out/attention.png in the course folder)."),
     heads: int = typer.Option(4, "--heads", metavar="N", min=1, max=8, help="num_heads: one panel per head."),
     seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the random token vectors and projections."),
+    run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="Draw a trained model instead: a `learn pretrain` run."),
+    layer: int = typer.Option(-1, "--layer", metavar="N", help="With --run: the transformer block (0 is the first, -1 the last)."),
 ):  # fmt: skip
     """Heatmap of your MultiHeadAttention's weights over a sentence, one panel per head."""
+    if not sentence.strip():
+        raise usage_error("the sentence is empty: give some words, e.g. learn show attention \"Your journey starts with one step\"")
+    png = _picture(png)
+    if run is not None:
+        return _trained(sentence, run, layer, impl, png)
     stage = pick_stage("stage3", load_course())
     tree = pick_tree(impl, stage)
     tokens = tokenize(sentence)
-    if not tokens:
-        raise usage_error("the sentence is empty: give some words, e.g. learn show attention \"Your journey starts with one step\"")
     if len(tokens) > MAX_TOKENS:
         raise usage_error(f"the sentence has {len(tokens)} tokens; at most {MAX_TOKENS} fit a readable heatmap")
-    png = (png or output_file("attention.png")).expanduser().resolve()
-    if not png.parent.is_dir():
-        raise usage_error(escape(f"--out {png}: the folder {png.parent} does not exist"))
-    if png.suffix.lower() != ".png":
-        raise usage_error(escape(f"--out {png.name}: the picture is a PNG; give a name ending in .png"))
 
     with err.status(f"running your MultiHeadAttention from {tree}..."):
         result = _run_learner_code(stage, tree, tokens, heads, seed)
@@ -80,11 +80,51 @@ def attention(
         hint = f"; finish {stage.id} first (`learn check {stage.id}` says what is left)" if unfinished else ""
         err.print(f"[bold red]error:[/] {escape(result['error'] + hint)}")
         raise typer.Exit(1)
+    _write(result["weights"], tokens, png, f"MultiHeadAttention from {shown(tree)}/ (untrained, seed {seed})")
+
+
+def _picture(png: Optional[Path]) -> Path:
+    """--out, checked, or out/attention.png."""
+    png = (png or output_file("attention.png")).expanduser().resolve()
+    if not png.parent.is_dir():
+        raise usage_error(escape(f"--out {png}: the folder {png.parent} does not exist"))
+    if png.suffix.lower() != ".png":
+        raise usage_error(escape(f"--out {png.name}: the picture is a PNG; give a name ending in .png"))
+    return png
+
+
+def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path) -> None:
+    """learn show attention --run: a pretraining run's heads on the sentence, in its own tokens."""
+    from learn.cli.runs import failed, packages_through, read_run, run_folder, workers
+    from learn.judge.workers import ProbeFailed
+    from learn.worker.show import probe_trained_attention
+
+    tree = pick_tree(impl, None)
+    packages = packages_through(5, tree, "learn show attention --run")
+    folder = run_folder(run)
+    _, checkpoint, tokenizer = read_run(folder)
+    engine = workers(tree, packages)
+    kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "sentence": sentence, "layer": layer}
     try:
-        _draw(result["weights"], tokens, png, f"MultiHeadAttention from {shown(tree)}/ (untrained, seed {seed})")
+        with err.status(f"running your GPTModel from {shown(folder)}/..."):
+            result = engine.run(probe_trained_attention, kwargs, TIMEOUT, package="stage5_pretrain")
+    except ProbeFailed as e:
+        raise failed(e) from None
+    finally:
+        engine.close()
+    if len(result["tokens"]) > MAX_TOKENS:
+        raise usage_error(f"the sentence is {len(result['tokens'])} tokens of this run's tokenizer; at most {MAX_TOKENS} fit a readable heatmap")
+    tokens = [t.replace(" ", "\u00b7").replace("\n", "\\n") for t in result["tokens"]]  # a token's spaces shown as middle dots
+    block = "the last block" if layer == -1 else f"block {layer}"
+    _write(result["weights"], tokens, png, f"{block} of the model in {shown(folder)}/ (trained; spaces shown as \u00b7)")
+
+
+def _write(weights: list, tokens: list[str], png: Path, title: str) -> None:
+    try:
+        _draw(weights, tokens, png, title)
     except OSError as e:
         raise usage_error(escape(f"cannot write {png}: {e.strerror or e}")) from None
-    out.print(f"wrote {escape(str(png))}: {plural(heads, 'head')} x {plural(len(tokens), 'token')}")
+    out.print(f"wrote {escape(str(png))}: {plural(len(weights), 'head')} x {plural(len(tokens), 'token')}")
 
 
 def _run_learner_code(stage: Stage, tree: Path, tokens: list[str], heads: int, seed: int) -> dict:

@@ -55,3 +55,38 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
     expect(bool(torch.isfinite(out).all()), "MultiHeadAttention's output", "finite values",
            "NaN or inf: is a whole row of scores masked?")  # fmt: skip
     return out[0].view(n, heads, n).transpose(0, 1).tolist()  # (T, heads, T) -> (heads, T, T)
+
+
+def probe_trained_attention(learner, checkpoint: bytes, tokenizer: bytes | None, sentence: str, layer: int) -> dict:
+    """{"tokens": [str], "weights": [head][query][key]} of a pretraining run's model on a sentence,
+    in its tokens: the attention of transformer block `layer` (negative counts from the end).
+
+    The block's MultiHeadAttention is run by the learner's GPTModel; a hook takes the input it gets
+    (the layer-normed hidden states) and the weights follow from its own W_query and W_key, as the
+    book computes them: softmax((q k^T masked above the diagonal) / sqrt(head_dim)), per head.
+    """
+    import torch
+
+    from learn.judge.checking import expect
+    from learn.worker.pretrain import load_model, load_tokenizer
+
+    model, _ = load_model(checkpoint)
+    tok = load_tokenizer(tokenizer)
+    ids = tok.encode(sentence)
+    expect(0 < len(ids) <= model.pos_emb.num_embeddings, "the sentence", "between 1 token and the context length", f"{len(ids)} tokens")
+    blocks = list(model.trf_blocks)
+    expect(-len(blocks) <= layer < len(blocks), "--layer", f"between {-len(blocks)} and {len(blocks) - 1}", str(layer))
+    att = blocks[layer].att
+    seen = []
+    hook = att.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    with torch.no_grad():
+        model(torch.tensor([ids]))  # (1, T)
+        hook.remove()
+        x = seen[0].float()  # (1, T, emb_dim)
+        n, heads = len(ids), att.num_heads
+        q = att.W_query(x).view(1, n, heads, -1).transpose(1, 2)  # (1, heads, T, head_dim)
+        k = att.W_key(x).view(1, n, heads, -1).transpose(1, 2)  # (1, heads, T, head_dim)
+        scores = q @ k.transpose(2, 3) / k.shape[-1] ** 0.5  # (1, heads, T, T)
+        scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)[0]  # (heads, T, T)
+    return {"tokens": [tok.decode([i]) for i in ids], "weights": weights.tolist()}
