@@ -1,67 +1,136 @@
-"""Training speed (tokens/s) of `learn pretrain`'s step next to the book's train_model_simple step.
+"""`learn pretrain`'s speed next to the book's loop, and the quality it reaches in a time budget.
 
-    python benchmarks/bench_pretrain.py              # 4 layers, 4 heads, 256 dims, context 128, vocab 4096, batch 16
-    python benchmarks/bench_pretrain.py --steps 20 --threads 2
+    python benchmarks/bench_pretrain.py speed                 # tokens/s, side by side, one run
+    python benchmarks/bench_pretrain.py quality --max-seconds 240
 
-Both run the reference solution (solutions/) on random tokens. The book's step is the body of
-train_model_simple: zero_grad, calc_loss_batch, backward, AdamW (for-each) step, in float32.
-learn/worker/pretrain.py's step adds bf16 autocast (CPU matmuls in bfloat16) and fused AdamW (one
-kernel for every parameter), plus gradient clipping, which costs a little. The goal: 2x the book.
+speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, context 128, vocabulary
+4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
+torch.optim.AdamW's defaults, on --steps batches (its own evaluation at step 0 and its sample
+after the epoch included, as the book runs it); then `learn pretrain --max-steps` with the same
+config in a worker (bf16 autocast, fused AdamW, clipping after warm-up, every core), whose
+summary.json reports tokens/s of its training steps. Both read Tiny Shakespeare when it is at
+hand ($LEARN_DATA_DIR or .data/), else a made-up text (speed does not depend on which tokens).
+
+quality: `learn pretrain` with the default preset on Tiny Shakespeare and --max-seconds; prints
+the validation curve (bits per byte at each evaluation), the summary, the command's wall time
+and the peak memory (largest resident set of the command and the worker it started).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
+import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions"))
-
-import torch  # noqa: E402
-
-from stage4_model import GPTModel  # noqa: E402
-from stage5_pretrain import calc_loss_batch  # noqa: E402
-
 CONFIG = {"vocab_size": 4096, "context_length": 128, "emb_dim": 256, "n_heads": 4, "n_layers": 4, "drop_rate": 0.0, "qkv_bias": False}
 BATCH = 16
 
 
-def tokens_per_second(fast: bool, steps: int) -> float:
+def learn(*args: str) -> tuple[dict, float]:
+    """(summary, wall seconds) of `python -m learn pretrain --impl solutions --json ARGS`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "learn", "pretrain", "--impl", "solutions", "--json", "--run", tmp + "/run", *args],
+                              cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            sys.exit(f"learn pretrain failed:\n{done.stderr[-2000:]}")
+        summary = json.loads(done.stdout)
+        import torch
+
+        summary["evals"] = torch.load(Path(tmp) / "run" / "checkpoint.pt", weights_only=True)["evals"]
+    return summary, wall
+
+
+def data_file(tmp: Path) -> Path:
+    """Tiny Shakespeare if it is at hand, else 1 MB of made-up words."""
+    for folder in (os.environ.get("LEARN_DATA_DIR"), ROOT / ".data"):
+        if folder and (Path(folder) / "tinyshakespeare.txt").is_file():
+            return Path(folder) / "tinyshakespeare.txt"
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9))) for _ in range(5000)]
+    path = tmp / "words.txt"
+    path.write_text(" ".join(rng.choice(words) for _ in range(200_000)), encoding="utf-8")
+    return path
+
+
+def book_tokens_per_second(steps: int) -> float:
+    """The book's loop: train_model_simple, fp32, AdamW(lr=4e-4, weight_decay=0.1) as chapter 5 sets it."""
+    sys.path.insert(0, str(ROOT / "solutions"))
+    import torch
+
+    from stage4_model import GPTModel
+    from stage5_pretrain import train_model_simple
+
+    class Bytes:  # the sample at the epoch's end needs a tokenizer; its cost is the model's anyway
+        def encode(self, text, allowed_special=None):
+            return list(text.encode())
+
+        def decode(self, ids):
+            return bytes(i % 256 for i in ids).decode(errors="replace")
+
     torch.manual_seed(0)
     model = GPTModel(CONFIG)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, fused=fast)
-    data = torch.randint(0, CONFIG["vocab_size"], (BATCH, CONFIG["context_length"] + 1))
-    x, y = data[:, :-1], data[:, 1:]  # (B, T) inputs and their next tokens
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if fast else nullcontext
-    start = 0.0
-    for i in range(steps + 3):  # 3 warm-up steps, not timed
-        if i == 3:
-            start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss = calc_loss_batch(x, y, model, "cpu")
-        loss.backward()
-        if fast:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-    return steps * x.numel() / (time.perf_counter() - start)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=4e-4, weight_decay=0.1)
+    data = torch.randint(0, CONFIG["vocab_size"], (steps + 1, BATCH, CONFIG["context_length"] + 1))
+    batches = [(d[:, :-1], d[:, 1:]) for d in data]  # (B, T) inputs and their next tokens
+    start = time.perf_counter()
+    with redirect_stdout(io.StringIO()):
+        train_model_simple(model, batches[:steps], batches[steps:], optimizer, "cpu", num_epochs=1, eval_freq=steps + 1,
+                           eval_iter=1, start_context="Every effort moves you", tokenizer=Bytes())  # fmt: skip
+    return steps * BATCH * CONFIG["context_length"] / (time.perf_counter() - start)
+
+
+def speed(args) -> None:
+    import torch
+
+    book = book_tokens_per_second(args.steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = data_file(Path(tmp))
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in CONFIG.items() if k not in ("drop_rate", "qkv_bias")]
+        ours, _ = learn("--data", str(data), *flags, f"--batch-size={BATCH}", f"--max-steps={args.steps}", "--max-seconds=100000")
+    print(f"{torch.get_num_threads()} threads; config {CONFIG}, batch {BATCH}, {args.steps} steps each")
+    print(f"book: train_model_simple, fp32, AdamW for-each:            {book:10,.0f} tokens/s")
+    print(f"learn pretrain (bf16 autocast, fused AdamW, clipping):     {ours['tokens_per_second']:10,.0f} tokens/s   "
+          f"{ours['tokens_per_second'] / book:.2f}x")  # fmt: skip
+
+
+def quality(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = data_file(Path(tmp))
+        summary, wall = learn("--data", str(data), f"--max-seconds={args.max_seconds}", *args.more)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
+    print(f"data {data.name}, --max-seconds {args.max_seconds} {' '.join(args.more)}")
+    print("  step   tokens seen   val loss   bits/byte (8 batches)")
+    tokens_per_byte = summary["val_bpb"] * 0.6931471805599453 / summary["val_loss"]
+    for step, seen, _, val in summary["evals"]:
+        print(f"{step:6,}  {seen:12,}   {val:8.3f}   {val * tokens_per_byte / 0.6931471805599453:8.3f}")
+    print(f"final (whole validation text): val loss {summary['val_loss']:.3f}, perplexity {summary['val_ppl']:.1f}, "
+          f"{summary['val_bpb']:.3f} bits per byte; train loss {summary['train_loss']:.3f}")  # fmt: skip
+    print(f"{summary['steps']:,} steps, {summary['tokens_seen']:,} tokens, {summary['tokens_per_second']:,.0f} tokens/s, "
+          f"{summary['parameters']:,} parameters; wall {wall:.1f} s (summary: {summary['seconds']} s); peak memory {peak:.2f} GiB")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("speed")
+    p.add_argument("--steps", type=int, default=40)
+    p = sub.add_parser("quality")
+    p.add_argument("--max-seconds", type=float, default=240)
+    p.add_argument("more", nargs="*", help="more learn pretrain options, after --")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    book = tokens_per_second(False, args.steps)
-    ours = tokens_per_second(True, args.steps)
-    print(f"threads {torch.get_num_threads()}, batch {BATCH} x {CONFIG['context_length']}, {args.steps} steps")
-    print(f"book train_model_simple step (fp32, AdamW for-each): {book:10,.0f} tokens/s")
-    print(f"learn pretrain step (bf16 autocast, fused AdamW):    {ours:10,.0f} tokens/s   {ours / book:.2f}x")
+    speed(args) if args.what == "speed" else quality(args)
 
 
 if __name__ == "__main__":
