@@ -7,12 +7,15 @@ reads on its own.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from learn import ROOT, manifest, progress
@@ -64,8 +67,21 @@ def plural(n: int, word: str) -> str:
 
 def usage_error(message: str) -> typer.Exit:
     """One line on stderr and exit code 2: for bad input and locked stages."""
-    err.print(f"[bold red]error:[/] {message}")
+    error_line(message)
     return typer.Exit(2)
+
+
+def error_line(message: str) -> None:
+    """Print "error: MESSAGE" (rich markup) on stderr. Under `learn pretrain --nproc` it is also left
+    in $LEARN_RANK_ERRORS/<rank>.txt with the time, where the launcher (learn/cli/launch.py) finds
+    which rank failed first, and why."""
+    err.print(f"[bold red]error:[/] {message}")
+    folder = os.environ.get("LEARN_RANK_ERRORS")
+    if folder:
+        try:
+            Path(folder, f"{int(os.environ.get('RANK', 0))}.txt").write_text(f"{time.time()}\n{Text.from_markup(message).plain}\n")
+        except (OSError, ValueError):
+            pass  # the line above said it
 
 
 def load_course() -> list[Stage]:

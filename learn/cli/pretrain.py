@@ -16,6 +16,11 @@ schedule's length is fixed from the speed of the first steps so that warm-up and
 fit in it. Your tokenizer is cached by text, vocabulary size and code (.learn/tokenizers/), so a
 second run skips its training. Ctrl-C stops after the current step and saves a checkpoint; a
 second Ctrl-C stops at once, keeping the last minute's checkpoint.
+
+Bigger: --device cuda (auto picks the best present), --data a folder of text files or a token file
+of `learn prepare` (learn/cli/datafiles.py), and several processes: `--nproc N`, or torchrun
+started by hand (learn/cli/launch.py); then every process runs this command, and only rank 0
+shows progress and writes the run folder.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import typer
 from rich.markup import escape
 
 from learn import ROOT
+from learn.cli import launch
 from learn.cli.console import err, out, pick_tree, shown, usage_error
-from learn.cli.runs import failed, fresh_run, latest_run, packages_through, read_run, run_folder, workers
+from learn.cli.datafiles import read_folder, read_tokens
+from learn.cli.runs import MEMORY, copy_out, failed, fresh_run, latest_run, packages_through, read_run, run_folder, workers
 
 #: Model presets for a laptop CPU: GPTModel's config, batch and learning rate. vocab_size is the
 #: tokenizer's. "small" is the default: the best validation loss that 10 minutes of 2 cores buy.
@@ -50,6 +57,8 @@ def read_text(data: str) -> tuple[str, str]:
     """(text, what it is) for --data: a data set's name or a UTF-8 file."""
     from learn.data import DATASETS, DataError, fetch
 
+    if Path(data).is_dir():
+        return read_folder(Path(data)), data
     name = data if data.endswith(".txt") else data + ".txt"
     try:
         path = fetch(name) if name in DATASETS and not Path(data).is_file() else Path(data)
@@ -68,9 +77,10 @@ def read_text(data: str) -> tuple[str, str]:
 
 
 def pretrain(
-    data: str = typer.Option("tinyshakespeare", "--data", metavar="NAME|PATH", help="tinyshakespeare, the-verdict, or a UTF-8 text file."),
+    ctx: typer.Context,
+    data: str = typer.Option("tinyshakespeare", "--data", metavar="NAME|PATH", help="tinyshakespeare, the-verdict, a UTF-8 text file, a folder of them, or a token file of `learn prepare` (.bin)."),
     model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (see --help's end)."),
-    tokenizer: str = typer.Option("own", "--tokenizer", metavar="own|gpt2", help="Your stage-1 BPE tokenizer (trained here) or GPT-2's."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", metavar="own|gpt2", help="Your stage-1 BPE tokenizer (trained here; the default) or GPT-2's."),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, help="Your tokenizer's size (--tokenizer own)."),
     context_length: Optional[int] = typer.Option(None, "--context-length", min=2),
     emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1),
@@ -94,23 +104,37 @@ def pretrain(
     seed: int = typer.Option(123, "--seed", help="Seeds the weights, dropout and the data order."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
+    device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda|mps", help="Where to train (auto: a GPU if there is one)."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model: faster steps on a GPU, after a minute of compiling."),
+    nproc: Optional[int] = typer.Option(None, "--nproc", min=1, help="Train with N processes (data parallel, one per GPU or core) under torchrun."),
 ):  # fmt: skip
     """Train your GPT on a text; write checkpoint, loss curve, samples and summary to runs/NAME/.
 
     Presets: tiny (2 layers, 128 dims, context 64, vocabulary 1,024), small (4 layers, 256 dims,
     context 128, vocabulary 2,048) and base (6 layers, 384 dims, context 256, vocabulary 4,096).
     """
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise usage_error(f"--device {escape(device)}: choose auto, cpu, cuda or mps")
+    if device in ("cuda", "mps") and not launch.gpu_driver():
+        raise usage_error(f"--device {device}: this machine shows no GPU driver: use --device cpu")
+    if nproc is not None:  # this command again, as nproc processes
+        raise typer.Exit(launch.relaunch(ctx, nproc, device))
     started = time.time()
+    main = launch.rank() == 0  # the others train, and write nothing
     tree = pick_tree(impl, None)
     packages = packages_through(5, tree, "learn pretrain")
     if resume:
         folder = run_folder(run) if run is not None else latest_run()
-        info, checkpoint, saved_tokenizer = read_run(folder)
-        text, what = read_text(info.get("data", data))
-        if hashlib.sha256(text.encode()).hexdigest() != info.get("data_sha256"):
+        info, _, saved_tokenizer = read_run(folder)
+        tokens, text, what, digest = _read_data(info.get("data", data))
+        if digest != info.get("data_sha256"):
             raise usage_error(escape(f"--resume: {what} is not the text {shown(folder)}/ was trained on; a run goes on with its own data"))
         config, train, tokenizer = info["config"], info["train"], info["tokenizer"]
     else:
+        tokens, text, what, digest = _read_data(data)
+        if tokens is not None and tokenizer not in (None, tokens.tokenizer):
+            raise usage_error(escape(f"--tokenizer {tokenizer}: {data} was tokenized by {tokens.tokenizer} (learn prepare --tokenizer)"))
+        tokenizer = tokens.tokenizer if tokens is not None else tokenizer or "own"
         if model not in PRESETS:
             raise usage_error(f"--model {escape(model)}: unknown preset; choose one of {', '.join(PRESETS)}")
         if tokenizer not in ("own", "gpt2"):
@@ -127,22 +151,31 @@ def pretrain(
         train = {"batch_size": batch_size or preset["batch_size"], "accumulation": accumulation, "lr": peak,
                  "min_lr": peak / 10 if min_lr is None else min_lr, "warmup_steps": warmup_steps,
                  "weight_decay": weight_decay, "precision": precision, "max_steps": max_steps, "seed": seed}  # fmt: skip
-        text, what = read_text(data)
         folder = run_folder(run) if run is not None else fresh_run(f"{Path(data).stem}-{model}")
-        if (folder / "run.json").exists():
+        if main and (folder / "run.json").exists():
             raise usage_error(escape(f"{shown(folder)}/ holds a run already: --resume goes on with it, or give another --run"))
-        checkpoint, saved_tokenizer = None, _cached_tokenizer(text, config["vocab_size"], tree) if tokenizer == "own" else None
-        info = {"config": config, "train": train, "data": what, "data_sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "tokenizer": tokenizer}  # fmt: skip
+        if tokens is not None:
+            saved_tokenizer = tokens.saved_tokenizer
+        else:
+            saved_tokenizer = _cached_tokenizer(text, config["vocab_size"], tree) if tokenizer == "own" else None
+        info = {"config": config, "train": train, "data": what, "data_sha256": digest, "tokenizer": tokenizer}
+    if train["batch_size"] % launch.world_size():
+        raise usage_error(f"--batch-size {train['batch_size']} is not a multiple of the {launch.world_size()} processes: "
+                          "each takes an equal share of every batch")  # fmt: skip
+    if main and not resume:
         _write_new(folder, info)
-    settings = {**train, "threads": threads, "stop_at": stop_at, "deadline": started + max_seconds - WRITING if max_seconds else None}
-    kwargs = {"text": text, "config": config, "train": settings, "tokenizer": tokenizer,
-              "saved_tokenizer": saved_tokenizer, "resume": checkpoint}  # fmt: skip
-    result = _train(tree, packages, kwargs, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json)
+    settings = {**train, "threads": threads or launch.default_threads(), "stop_at": stop_at,
+                "deadline": started + max_seconds - WRITING if max_seconds else None, "device": device, "compile": compile_model}  # fmt: skip
+    kwargs = {"text": text, "config": config, "train": settings, "tokenizer": tokenizer, "saved_tokenizer": saved_tokenizer}
+    files = {"resume": folder / "checkpoint.pt" if resume else None, "tokens": tokens.path if tokens is not None else None}
+    memory = None if device != "cpu" and launch.gpu_driver() else MEMORY + (2 * tokens.tokens if tokens is not None else 0)
+    result = _train(tree, packages, kwargs, files, memory, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json or not main)
+    if not main:
+        raise typer.Exit(130 if result["stopped"] and stop_at is None else 0)
     if tokenizer == "own":
-        _cache_tokenizer(text, config["vocab_size"], tree, result["tokenizer"])
+        if tokens is None:
+            _cache_tokenizer(text, config["vocab_size"], tree, result["tokenizer"])
         (folder / "tokenizer.json").write_bytes(result["tokenizer"])
-    (folder / "checkpoint.pt").write_bytes(result["checkpoint"])
     _plot(result["history"], folder / "loss.png")
     if result["stopped"]:
         err.print(f"stopped at step {result['history']['losses'][-1][0] if result['history']['losses'] else 0}: "
@@ -154,9 +187,21 @@ def pretrain(
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
+        mfu = summary["config"].get("mfu")
         out.print(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
-                  f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+                  f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
+                  + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
         out.print(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
+
+
+def _read_data(data: str) -> tuple:
+    """(token file or None, text, what it is, its SHA-256) for --data: a token file (.bin, whose
+    hash `learn prepare` recorded; its text stays unread) or any text read_text takes."""
+    if data.endswith(".bin"):
+        tokens = read_tokens(Path(data))
+        return tokens, "", data, tokens.sha256
+    text, what = read_text(data)
+    return None, text, what, hashlib.sha256(text.encode()).hexdigest()
 
 
 def _write_new(folder: Path, info: dict) -> None:
@@ -189,8 +234,11 @@ def _cache_tokenizer(text: str, vocab_size: int, tree: Path, data: bytes) -> Non
         pass  # a cache: the next run trains it again
 
 
-def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder: Path, quiet: bool) -> dict:
-    """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step."""
+def _train(tree: Path, packages: list[str], kwargs: dict, files: dict, memory: int | None, seconds: float, folder: Path,
+           quiet: bool) -> dict:  # fmt: skip
+    """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step.
+    files: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
+    checkpoints are copied into the run folder as they come."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from learn.judge.workers import ProbeFailed
@@ -207,21 +255,27 @@ def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder
                 bar.update(task, description=str(event.get("message")))
             elif kind == "step":
                 info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
+                info += f"  MFU {event['mfu']:.1%}" if event.get("mfu") is not None else ""
                 bar.update(task, description=f"step {event['step']:,}", completed=event["step"], total=event.get("total_steps"), info=info)
             elif kind == "eval" and not quiet:
                 bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
                                   f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte")  # fmt: skip
-            elif kind == "checkpoint" and isinstance(event.get("checkpoint"), bytes):
-                (folder / "checkpoint.pt").write_bytes(event["checkpoint"])
+            elif kind == "checkpoint" and isinstance(event.get("checkpoint"), dict):
+                copy_out(engine, event["checkpoint"], folder / "checkpoint.pt")
                 saved["step"] = event.get("step")
 
-        engine = workers(tree, packages)
+        opened = {key: open(path, "rb") for key, path in files.items() if path is not None}  # noqa: SIM115 (closed below)
+        engine = workers(tree, packages, memory, tuple(f.fileno() for f in opened.values()))
+        kwargs = {**kwargs, **{key: {"fd": f.fileno()} for key, f in opened.items()}}
         try:
             try:
-                return engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
+                result = engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
             except KeyboardInterrupt:
                 bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
-                return engine.stop(STOP_WAIT, on_event=on_event)
+                result = engine.stop(STOP_WAIT, on_event=on_event)
+            if result["checkpoint"] is not None:
+                copy_out(engine, result["checkpoint"], folder / "checkpoint.pt")
+            return result
         except ProbeFailed as e:
             raise failed(e) from None
         except KeyboardInterrupt:
@@ -230,6 +284,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder
             raise typer.Exit(130) from None
         finally:
             engine.close()
+            for f in opened.values():
+                f.close()
 
 
 def _plot(history: dict, png: Path) -> None:

@@ -11,13 +11,16 @@ A run folder, runs/<name>/ in the course (or any folder given as a path), holds:
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from learn import ROOT
-from learn.cli.console import DEFAULT_TREE, err, load_course, load_progress, shown, usage_error
+from learn.cli.console import DEFAULT_TREE, error_line, load_course, load_progress, shown, usage_error
 
 RUNS = ROOT / "runs"
 MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
@@ -77,17 +80,37 @@ def packages_through(stage_number: int, tree: Path, doing: str) -> list[str]:
     return [s.package for s in stages]
 
 
-def workers(tree: Path, packages: list[str]):
-    """A worker over `tree` for the engine's probes, contained as the grader's are, with room to train."""
+def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_fds: tuple[int, ...] = ()):
+    """A worker over `tree` for the engine's probes, contained as the grader's are, with room to
+    train: `memory` bytes of address space (None: no limit, as a GPU's driver needs), and the open
+    files `pass_fds` (learn/judge/workers.py)."""
     from learn.judge import reaper
     from learn.judge.workers import Workers
     from learn.worker.sandbox import Limits
 
     reaper.guard_this_process()
-    return Workers(packages, tree, Limits(address_space=MEMORY, cpu_seconds=None, file_size=None))
+    return Workers(packages, tree, Limits(address_space=memory, cpu_seconds=None, file_size=None), pass_fds)
+
+
+def copy_out(engine, value: dict, dest: Path) -> None:
+    """Copy a file the worker wrote in its home, {"file": path} (a checkpoint), to `dest`, which
+    is replaced whole or not at all; then remove it there. Only a plain file right in the
+    worker's home is taken, never through a link."""
+    src = Path(str(value.get("file")))
+    if src.parent != engine.home:
+        raise OSError(f"the worker named a file outside its home: {src}")
+    fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"the worker's {src.name} is not a plain file")
+        tmp = dest.with_name(dest.name + ".tmp")
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+        os.replace(tmp, dest)
+    src.unlink()
 
 
 def failed(e: Exception) -> typer.Exit:
     """A probe that failed: its sentence on one line, exit 1."""
-    err.print(f"[bold red]error:[/] {escape(' '.join(str(e).split()))}")
+    error_line(escape(" ".join(str(e).split())))
     return typer.Exit(1)

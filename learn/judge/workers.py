@@ -47,11 +47,12 @@ class ProbeFailed(Exception):
 class Worker:
     """One worker process and the threads that read its protocol and its log."""
 
-    def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None):
+    def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None, pass_fds: tuple[int, ...] = ()):
         self.uid = uid
         self.proc = reaper.spawn(
             cmd, env=env, cwd=config["home"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, away from the judge's
+            pass_fds=pass_fds,
         )  # fmt: skip
         self.replies: queue.Queue = queue.Queue()
         self.log = collections.deque(maxlen=LOG_TAIL)
@@ -156,10 +157,14 @@ class Worker:
 class Workers:
     """The judge's workers over one tree and its stages: at most one alive, restarted after a
     failure. One worker serves every stage being graded (torch is imported once per tree, not
-    once per stage); a crash or a timeout costs a fresh one, which the next check gets."""
+    once per stage); a crash or a timeout costs a fresh one, which the next check gets.
 
-    def __init__(self, packages: list[str], tree: Path, limits: Limits):
+    pass_fds: open files every worker inherits under the same numbers (learn pretrain's token file
+    and checkpoint: the worker may run as a user who could not open their paths)."""
+
+    def __init__(self, packages: list[str], tree: Path, limits: Limits, pass_fds: tuple[int, ...] = ()):
         self.packages = list(packages)
+        self.pass_fds = tuple(pass_fds)
         self.uid = reaper.worker_uid()
         hide = _hidden(tree)
         self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
@@ -191,7 +196,7 @@ class Workers:
         cmd = [sys.executable, "-E", "-P", "-B", *(["-s"] if self.uid is not None else []), "-c", BOOT, str(self.view)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # tiny tensors: threads only cost here
-        self.current = Worker(cmd, env, self.config, self.uid)
+        self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds)
         self._waiting_ready = True
 
     def run(self, probe, kwargs: dict, seconds: float, on_event=None, package: str | None = None):

@@ -8,16 +8,24 @@ progress events, and settings that leave the maths alone (fused AdamW, threads).
 
 Where the results go. The worker runs on a temporary copy of the tree, and as root as a user of
 its own with paths hidden (learn/worker/sandbox.py), so nothing it writes is sure to survive or
-even to be allowed. So the checkpoint and the tokenizer travel back as bytes (plain data,
-learn/wire.py), in the result and in "checkpoint" events, and the CLI (learn/cli/pretrain.py)
-writes the run folder in its own process.
+even to be allowed. So the tokenizer travels back as bytes (plain data, learn/wire.py), and the
+checkpoint, in the result and in "checkpoint" events, as {"file": path}: a file in the worker's
+home (its TMPDIR) that the CLI (learn/cli/pretrain.py) copies out at once, because a GPT-2-sized
+one (1.5 GB with the optimizer's moments) is more than a message carries; the CLI writes the run
+folder in its own process. What comes in that is large, a checkpoint to resume and a token file
+(--data X.bin, learn/worker/corpus.py), comes as a file descriptor the CLI opened: {"fd": n}.
 
 Progress events (learn.worker.main.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
-    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta"}
+    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "mfu" (None off a GPU)}
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb"}
-    {"event": "checkpoint", "step", "checkpoint": bytes}     every CHECKPOINT_EVERY seconds
+    {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
+
+Where it trains (learn/worker/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
+several processes under torchrun each worker is one rank of PyTorch's DistributedDataParallel:
+it keeps its rows of every batch, the gradients are averaged across ranks, and only rank 0
+returns the checkpoint and writes samples.
 
 Stopping. SIGUSR1 (the CLI sends it on Ctrl-C) ends the loop after the current step; the probe then
 returns a checkpoint of that step with "stopped": True and no final evaluation, and a run resumed
@@ -31,6 +39,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -38,7 +47,6 @@ import time
 from learn.worker.main import emit
 
 SPECIAL = "<|endoftext|>"
-DEVICE = "cpu"
 CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI: a crash loses at most this
 EVALS = 10  # evaluations in a run whose length is known
 STEP_EVENTS = 0.2  # seconds between step events: the bar needs no more
@@ -63,11 +71,25 @@ def _via_file(write, suffix: str) -> bytes:
         os.unlink(path)
 
 
-def _from_bytes(data: bytes, read, suffix: str):
-    """read(path) of a temporary file holding `data`."""
+def _to_file(write, suffix: str) -> dict:
+    """{"file": path} of a new file in the worker's home (its TMPDIR) that write(path) fills, for
+    the CLI to move: the learner's save functions take a path."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    os.close(fd)
+    write(path)
+    return {"file": path}
+
+
+def _from_bytes(data: bytes | dict, read, suffix: str):
+    """read(path) of a temporary file holding `data`: bytes, or {"fd": n}, a file the CLI opened."""
     fd, path = tempfile.mkstemp(suffix=suffix)
     with os.fdopen(fd, "wb") as f:
-        f.write(data)
+        if isinstance(data, dict):
+            with os.fdopen(os.dup(data["fd"]), "rb") as source:
+                source.seek(0)
+                shutil.copyfileobj(source, f, 1 << 20)
+        else:
+            f.write(data)
     try:
         return read(path)
     finally:
@@ -135,29 +157,46 @@ class _Stop:
 
 
 def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str,
-                   saved_tokenizer: bytes | None = None, resume: bytes | None = None) -> dict:  # fmt: skip
+                   saved_tokenizer: bytes | None = None, resume: dict | None = None, tokens: dict | None = None) -> dict:  # fmt: skip
     """Train the learner's GPTModel on `text`; the last 10 % of its characters validate.
 
     config: GPTModel's config (vocab_size is replaced by the tokenizer's size).
     train: batch_size, accumulation, lr, min_lr, warmup_steps, weight_decay, precision, max_steps,
-        deadline (time.time() to be done by, or None), stop_at (a step to pause at, or None), seed, threads.
-    Returns {"stopped", "checkpoint": bytes, "tokenizer": bytes | None, "history", "summary", "samples"};
-    summary and samples are None for a stopped run.
+        deadline (time.time() to be done by, or None), stop_at (a step to pause at, or None), seed, threads,
+        device, compile.
+    resume: {"fd": n} of a checkpoint to go on from; tokens: {"fd": n} of a token file to train on
+        instead of `text` (learn/worker/corpus.py).
+    Returns {"stopped", "checkpoint": {"file": path} | None, "tokenizer": bytes | None, "history",
+    "summary", "samples"}; summary and samples are None for a stopped run, the checkpoint None on
+    every rank but 0.
     """
     import torch
 
+    from learn.worker import corpus, distributed
+
     stop = _Stop()
+    place = distributed.Place(train.get("device", "cpu"), train.get("compile", False))
+    device = place.device
     stage2, stage4 = importlib.import_module("stage2_data"), importlib.import_module("stage4_model")
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
     split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
     train_text, val_text = text[:split], text[split:]
     tok, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
+    if place.world > 1 and tok_bytes is not None:  # each rank trained its own; rank 0's is the run's
+        tok_bytes = place.same_bytes(tok_bytes)
+        tok = load_tokenizer(tok_bytes)
+    if train["precision"] == "bf16" and not distributed.bf16_works(device):
+        emit("phase", message=f"bf16 does not compute on {place.name}: training in fp32")
+        train = {**train, "precision": "fp32"}
     config = {**config, "vocab_size": tok.n_vocab if tokenizer == "gpt2" else len(tok.vocab)}
     ctx, batch, k, seed = config["context_length"], train["batch_size"], train["accumulation"], train["seed"]
 
     emit("phase", message="tokenizing")
-    train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
-    val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
+    if tokens is None:
+        train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
+        val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
+    else:
+        train_set, val_set = corpus.windows(tokens, ctx)
     per_epoch = len(train_set) // batch
     if per_epoch == 0 or len(val_set) < batch:
         raise BadInput(f"the text is too short for one batch of {batch} x {ctx} tokens in both parts "
@@ -166,9 +205,10 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     val_batches = _in_order(val_set, batch)  # the final evaluation: all of it
     eval_train, eval_val = _in_order(train_set, batch, eval_iter), val_batches[:eval_iter]
     eval_bytes, val_bytes = _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
+    eval_train, eval_val, val_batches = ([place.shard(b) for b in part] for part in (eval_train, eval_val, val_batches))
 
     torch.manual_seed(seed)
-    model = stage4.GPTModel(config)
+    model = stage4.GPTModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"],
                                   fused=True)  # one kernel over all parameters  # fmt: skip
     state = {"step": 0, "tokens_seen": 0, "total_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
@@ -180,16 +220,18 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             raise BadInput(f"the checkpoint cannot be read, or is not of this model ({type(e).__name__}): "
                            "start a new run without --resume") from None  # fmt: skip
         state.update({key: saved[key] for key in state})
+    trained = place.wrap(model, k)  # what train_step runs: DDP over the model with several ranks
+    flops = place.flops_per_token(model, config)
     if state["total_steps"] is not None:
         state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
 
-    def checkpoint() -> bytes:
+    def checkpoint() -> dict:
         extra = {key: value for key, value in state.items() if key != "step"}
-        return _via_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
+        return _to_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
 
     def evaluate() -> None:
-        with learner.autocast_context(DEVICE, train["precision"]):
-            train_loss, val_loss = learner.evaluate_model(model, eval_train, eval_val, DEVICE, eval_iter)
+        with learner.autocast_context(device, train["precision"]):
+            train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
         tokens = eval_iter * batch * ctx
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
@@ -208,18 +250,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="training")
     model.train()
     while state["total_steps"] is None or state["step"] < state["total_steps"]:
-        if stop.requested or state["step"] == train.get("stop_at") or time.time() >= deadline:
+        if place.any(stop.requested or state["step"] == train.get("stop_at") or time.time() >= deadline):
             break
         step = state["step"]
+        place.seed_step(seed, step)
         total = state["total_steps"] or 10**9
         lr = learner.warmup_cosine_lr(step, train["lr"], state["warmup_steps"], total, initial_lr=train["lr"] / 100,
                                       min_lr=train["min_lr"])  # fmt: skip
         for group in optimizer.param_groups:
             group["lr"] = lr
-        micro = [next(batches) for _ in range(k)]
+        micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
-        loss = learner.train_step(model, micro, optimizer, DEVICE, train["precision"],
-                                  max_norm=1.0 if step >= state["warmup_steps"] else None)  # clip after warm-up, as appendix D  # fmt: skip
+        loss = place.mean(learner.train_step(trained, micro, optimizer, device, train["precision"],
+                                             max_norm=1.0 if step >= state["warmup_steps"] else None))  # clip after warm-up, as appendix D  # fmt: skip
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
         state["tokens_seen"] += k * batch * ctx
@@ -228,8 +271,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         done = state["step"] - first_step
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
         if state["total_steps"] is None and done == CALIBRATION_STEPS and math.isfinite(deadline):
-            state["total_steps"] = _steps_that_fit(state["step"], deadline, (time.monotonic() - started) / done,
-                                                   len(val_batches) + 2 * eval_iter * (EVALS + 1), k)  # fmt: skip
+            state["total_steps"] = place.same(_steps_that_fit(state["step"], deadline, (time.monotonic() - started) / done,
+                                                              len(val_batches) + 2 * eval_iter * (EVALS + 1), k))  # rank 0's  # fmt: skip
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
         if total is not None and (state["step"] % max(1, total // EVALS) == 0 or state["step"] == total):
@@ -237,33 +280,38 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
             emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
-                 eta=min(left, max(0.0, deadline - time.time())))  # fmt: skip
+                 eta=min(left, max(0.0, deadline - time.time())), mfu=place.mfu(flops, speed))  # fmt: skip
             last_event = time.monotonic()
-        if time.monotonic() - last_save > CHECKPOINT_EVERY:
+        if place.main and time.monotonic() - last_save > CHECKPOINT_EVERY:
             emit("checkpoint", step=state["step"], checkpoint=checkpoint())
             last_save = time.monotonic()
 
-    finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or time.time() >= deadline
-    result = {"stopped": not finished, "checkpoint": checkpoint(), "tokenizer": tok_bytes, "summary": None, "samples": None,
-              "history": {"losses": state["losses"], "evals": state["evals"], "lrs": state["lrs"]}}  # fmt: skip
+    finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or place.any(time.time() >= deadline)
+    result = {"stopped": not finished, "checkpoint": checkpoint() if place.main else None, "tokenizer": tok_bytes,
+              "summary": None, "samples": None, "history": {"losses": state["losses"], "evals": state["evals"], "lrs": state["lrs"]}}  # fmt: skip
     if not finished:
+        place.close()
         return result
     emit("phase", message="evaluating on the whole validation text")
-    with learner.autocast_context(DEVICE, train["precision"]):
-        train_loss, val_loss = learner.evaluate_model(model, eval_train, val_batches, DEVICE, len(val_batches))
+    with learner.autocast_context(device, train["precision"]):
+        train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+    place.close()
+    tokens_per_second = (state["step"] - first_step) * k * batch * ctx / max(state["train_seconds"], 1e-9)
     val_tokens = len(val_batches) * batch * ctx
     result["summary"] = {
         "val_loss": val_loss,
         "val_ppl": learner.perplexity(min(val_loss, 50.0)),
         "val_bpb": learner.bits_per_byte(val_loss, val_tokens, val_bytes),
         "train_loss": train_loss,
-        "tokens_per_second": (state["step"] - first_step) * k * batch * ctx / max(state["train_seconds"], 1e-9),
+        "tokens_per_second": tokens_per_second,
         "steps": state["step"],
         "tokens_seen": state["tokens_seen"],
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
-                   "warmup_steps": state["warmup_steps"]},  # fmt: skip
+                   "warmup_steps": state["warmup_steps"], **place.facts(), "mfu": place.mfu(flops, tokens_per_second)},  # fmt: skip
     }
+    if not place.main:
+        return result
     emit("phase", message="writing samples")
     result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, 200, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
     return result
@@ -289,7 +337,7 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     torch.manual_seed(seed)
     model.eval()
-    idx = stage5.text_to_token_ids(prompt, tok)  # (1, T)
+    idx = stage5.text_to_token_ids(prompt, tok).to(next(model.parameters()).device)  # (1, T)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one sequence, small matrices: more threads only wait on each other (10x slower on a busy machine)
     try:
