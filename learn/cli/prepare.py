@@ -102,7 +102,7 @@ def _corpus(corpus: str) -> tuple[list[Path], Path]:
         raise usage_error(escape(str(e))) from None
 
 
-def _pieces(files: list[Path], size: int = PIECE):
+def _pieces(files: list[Path], size: int):
     """(text, characters read) pieces of the corpus, SPECIAL alone between two files. A piece ends
     right after a newline that a non-space follows, where GPT-2's split pattern cuts the text too."""
     for n, path in enumerate(files):
@@ -161,7 +161,7 @@ def _write(target: Path, files: list[Path], total: int, encode, eot: int) -> tup
     columns = (TextColumn("tokenizing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with f, Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("", total=total)
-        for text, read in _pieces(files):
+        for text, read in _pieces(files, PIECE):
             data = eot.to_bytes(2, "little") if text == SPECIAL else encode(text)
             f.write(data)
             digest.update(data)
@@ -195,7 +195,7 @@ def _own(engine, files: list[Path], vocab_size: int, train_chars: int):
     from learn.worker.corpus import probe_encode, probe_train_tokenizer
 
     start, size = [], 0
-    for text, _ in _pieces(files):
+    for text, _ in _pieces(files, PIECE):
         start.append(text)
         size += len(text)
         if size >= train_chars / 0.9:
