@@ -24,6 +24,7 @@ from learn.cli.console import DEFAULT_TREE, error_line, load_course, load_progre
 
 RUNS = ROOT / "runs"
 MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
+TASKS = 4096  # processes and threads of a worker's own user: a GPU's runtime and torch.compile's workers start many
 
 
 def run_folder(run: str) -> Path:
@@ -89,7 +90,7 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
     from learn.worker.sandbox import Limits
 
     reaper.guard_this_process()
-    return Workers(packages, tree, Limits(address_space=memory, cpu_seconds=None, file_size=None), pass_fds)
+    return Workers(packages, tree, Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS), pass_fds)
 
 
 def copy_out(engine, value: dict, dest: Path) -> None:

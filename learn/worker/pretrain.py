@@ -296,7 +296,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     with learner.autocast_context(device, train["precision"]):
         train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
     place.close()
-    tokens_per_second = (state["step"] - first_step) * k * batch * ctx / max(state["train_seconds"], 1e-9)
+    tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     val_tokens = len(val_batches) * batch * ctx
     result["summary"] = {
         "val_loss": val_loss,
