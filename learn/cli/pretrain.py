@@ -102,7 +102,7 @@ def pretrain(
     resume: bool = typer.Option(False, "--resume", help="Go on from the run's checkpoint (default: the latest run)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
     seed: int = typer.Option(123, "--seed", help="Seeds the weights, dropout and the data order."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core, or its share of them with several processes)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
     device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda|mps", help="Where to train (auto: a GPU if there is one)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model: faster steps on a GPU, after a minute of compiling."),
@@ -118,6 +118,8 @@ def pretrain(
     if device in ("cuda", "mps") and not launch.gpu_driver():
         raise usage_error(f"--device {device}: this machine shows no GPU driver: use --device cpu")
     if nproc is not None:  # this command again, as nproc processes
+        if launch.world_size() > 1:
+            raise usage_error("--nproc: this command runs under torchrun already, which decides how many processes")
         raise typer.Exit(launch.relaunch(ctx, nproc, device))
     started = time.time()
     main = launch.rank() == 0  # the others train, and write nothing
