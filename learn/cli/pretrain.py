@@ -55,7 +55,7 @@ def read_text(data: str) -> tuple[str, str]:
         path = fetch(name) if name in DATASETS and not Path(data).is_file() else Path(data)
         text = path.read_text(encoding="utf-8")
     except DataError as e:
-        raise usage_error(escape(str(e))) from None
+        raise usage_error(escape(f"{e}; or give a copy with --data PATH")) from None
     except FileNotFoundError:
         raise usage_error(escape(f"--data {data}: no such file, and not one of {', '.join(n[:-4] for n in DATASETS)}")) from None
     except UnicodeDecodeError:
