@@ -160,12 +160,13 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
     val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
     per_epoch = len(train_set) // batch
-    if per_epoch == 0 or len(val_set) < batch:
-        raise BadInput(f"the text is too short for one batch of {batch} x {ctx} tokens in both parts "
-                       f"(train has {len(train_set)} windows, validation {len(val_set)}): give a longer text")  # fmt: skip
-    eval_iter = min(train.get("eval_batches", 8), len(val_set) // batch)
-    val_batches = _in_order(val_set, batch)  # the final evaluation: all of it
-    eval_train, eval_val = _in_order(train_set, batch, eval_iter), val_batches[:eval_iter]
+    if per_epoch == 0 or len(val_set) == 0:
+        raise BadInput(f"the text is too short: {len(train_set)} training and {len(val_set)} validation windows of {ctx} tokens, "
+                       f"and a batch takes {batch}: give a longer text, or a smaller --batch-size or --context-length")  # fmt: skip
+    val_batch = min(batch, len(val_set))  # a short text (the book's The Verdict) validates on smaller batches
+    val_batches = _in_order(val_set, val_batch)  # the final evaluation: all of it
+    eval_iter = min(train.get("eval_batches", 8), len(val_batches))
+    eval_train, eval_val = _in_order(train_set, val_batch, eval_iter), val_batches[:eval_iter]
     eval_bytes, val_bytes = _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
 
     torch.manual_seed(seed)
@@ -193,7 +194,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         with learner.autocast_context(DEVICE, train["precision"]):
             train_loss, val_loss = learner.evaluate_model(model, eval_train, eval_val, DEVICE, eval_iter)
         budget.forward_seconds = (time.monotonic() - tick) / (2 * eval_iter)
-        tokens = eval_iter * batch * ctx
+        tokens = eval_iter * val_batch * ctx
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
              val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, tokens, eval_bytes))  # fmt: skip
@@ -259,7 +260,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="evaluating on the whole validation text")
     with learner.autocast_context(DEVICE, train["precision"]):
         train_loss, val_loss = learner.evaluate_model(model, eval_train, val_batches, DEVICE, len(val_batches))
-    val_tokens = len(val_batches) * batch * ctx
+    val_tokens = len(val_batches) * val_batch * ctx
     result["summary"] = {
         "val_loss": val_loss,
         "val_ppl": learner.perplexity(min(val_loss, 50.0)),
