@@ -2,18 +2,20 @@
 
 Probes (`probe_*`) run in the worker on the learner's code and send back plain data; the checks
 (`test_*`) run in the judge and compute every expected value themselves. The models are stubs
-whose logits the judge knows: Table gives logits = scale * table[idx], the judge's table.
+whose logits the judge knows: Table gives logits = scale * table[idx], the judge's table. The
+tokenizer is a stub too, one id per character from a table the judge draws (Chars).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_equal, plain_tensor, rng, run, short, tensor_data, torch_gen
 
 PKG = "stage5_pretrain"
 
@@ -30,6 +32,32 @@ class Table(nn.Module):
     def forward(self, idx):
         self.seen.append((self.training, torch.is_grad_enabled()))
         return self.scale * self.table[idx]  # (B, T, V)
+
+
+EOT = "<|endoftext|>"
+
+
+class Chars:
+    """A tokenizer with tiktoken's encode and decode: one id per character, from the judge's
+    table {character: id}, and <|endoftext|> as one id. Like tiktoken, encode refuses a text that
+    holds <|endoftext|> unless allowed_special lets it through, and decode wants a sequence of ints."""
+
+    def __init__(self, ids, eot_id):
+        self.ids, self.eot_id = dict(ids), eot_id
+        self.chars = {i: c for c, i in self.ids.items()}
+
+    def encode(self, text, allowed_special=frozenset(), **kwargs):
+        parts = text.split(EOT)
+        if len(parts) > 1 and not (allowed_special == "all" or EOT in allowed_special):
+            raise ValueError(f"the text holds {EOT} but encode() was called without allowed_special={{{EOT!r}}}")
+        out = []
+        for k, part in enumerate(parts):
+            out += [self.eot_id] * (k > 0) + [self.ids[c] for c in part]
+        return out
+
+    def decode(self, tokens):
+        ids = [operator.index(i) for i in tokens]  # TypeError for a list of lists, as tiktoken's
+        return "".join(EOT if i == self.eot_id else self.chars[i] for i in ids)
 
 
 def near(got, expected, what, atol=1e-5, rtol=1e-4):
@@ -54,7 +82,7 @@ def as_float(value, what):
 # ------------------------------------------------------------------------------------- probes
 
 
-def probe_batch_loss(learner, table, cases, losses):
+def probe_batch_loss(learner, table, cases):
     fn = need_fn(learner, "calc_loss_batch")
     out = []
     for x, y in cases:
@@ -62,8 +90,24 @@ def probe_batch_loss(learner, table, cases, losses):
         expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "calc_loss_batch(...)", "a scalar tensor", short(loss, 60))
         expect(loss.requires_grad, "calc_loss_batch(...)", "a loss that can be back-propagated", "requires_grad=False")
         out.append(float(loss.detach()))
-    ppl = need_fn(learner, "perplexity")
-    return out, [as_float(ppl(v), "perplexity(loss)") for v in losses]
+    return out
+
+
+def probe_measures(learner, losses, sizes):
+    ppl, bpb = need_fn(learner, "perplexity"), need_fn(learner, "bits_per_byte")
+    return ([as_float(ppl(v), f"perplexity({v})") for v in losses],
+            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes])  # fmt: skip
+
+
+def probe_token_ids(learner, ids, eot_id, texts, batches):
+    """text_to_token_ids(text, Chars(...)) for each text, and token_ids_to_text on each (1, T)
+    batch of ids, and on what text_to_token_ids gave."""
+    to_ids, to_text = need_fn(learner, "text_to_token_ids"), need_fn(learner, "token_ids_to_text")
+    tokenizer = Chars(ids, eot_id)
+    encoded = [to_ids(text, tokenizer) for text in texts]
+    decoded = [to_text(torch.tensor(batch), tokenizer) for batch in batches]
+    back = [to_text(t, tokenizer) for t in encoded]
+    return [plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)], decoded, back
 
 
 def probe_loader_loss(learner, table, batches, calls):
@@ -93,6 +137,14 @@ def ce(table, x, y, scale=1.0):
     return float(F.cross_entropy(logits.flatten(0, 1), y.flatten()))  # (B*T, V), (B*T,)
 
 
+def pieces(text):
+    """The characters of text, with each <|endoftext|> as one piece."""
+    out = []
+    for k, part in enumerate(text.split(EOT)):
+        out += [EOT] * (k > 0) + list(part)
+    return out
+
+
 # ------------------------------------------------------------------------------------- checks
 
 
@@ -101,12 +153,35 @@ def test_loss_matches_cross_entropy():
     vocab = r.randint(5, 9)
     table = torch.randn(vocab, vocab, generator=g) * 2
     cases = draw(g, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + draw(g, vocab, 1, 1, r.randint(2, 5))
-    losses = [0.0, r.uniform(0.5, 4.0)]
-    got, ppl = run(probe_batch_loss, table=table, cases=cases, losses=losses)
+    got = run(probe_batch_loss, table=table, cases=cases)
+    expect(isinstance(got, list) and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
     for (x, y), v in zip(cases, got):
         near(v, ce(table, x, y), f"calc_loss_batch on inputs of shape {tuple(x.shape)}")
-    for loss, v in zip(losses, ppl):
-        near(v, math.exp(loss), f"perplexity({loss:.4f})")
+
+
+def test_text_token_ids_round_trip():
+    r = rng()
+    alphabet = list("abcdefghij XYZ.,\n") + ["é", "ß", "中", "文", "😀"]
+    chars = r.sample(alphabet, r.randint(8, len(alphabet)))
+    ids = dict(zip(chars, r.sample(range(1, 5000), len(chars))))
+    eot_id = r.randrange(5000, 5100)
+    words = ["".join(r.choice(chars) for _ in range(r.randint(2, 6))) for _ in range(4)]
+    texts = [words[0] + EOT + words[1], words[2], EOT + words[3] + EOT, r.choice(chars)]  # the last: one token, (1, 1)
+    tokenizer_ids = [[eot_id if piece == EOT else ids[piece] for piece in pieces(text)] for text in texts]
+    decode = [(tokenizer_ids[i], texts[i]) for i in (0, 1, 3)]
+    batches = [[tokens] for tokens, _ in decode]  # (1, T) each
+    encoded, decoded, back = run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches)
+    expect(isinstance(encoded, list) and len(encoded) == len(texts), "text_to_token_ids results", len(texts), short(encoded, 60))
+    for text, tokens, v in zip(texts, tokenizer_ids, encoded):
+        what = f"text_to_token_ids({short(text, 40)}, tokenizer)"
+        t = tensor_data(v, what)
+        expect(t.shape == (1, len(tokens)), f"{what}: shape", f"(1, {len(tokens)}): a batch of one", str(t.shape))
+        expect(t.dtype in ("int64", "int32"), f"{what}: dtype", "int64 (token ids)", t.dtype)
+        expect_equal(t.values, [tokens], what)
+    for (tokens, text), got in zip(decode, decoded):
+        expect_equal(got, text, f"token_ids_to_text(tensor({short([tokens], 40)}), tokenizer)")
+    for text, got in zip(texts, back):
+        expect_equal(got, text, f"token_ids_to_text(text_to_token_ids({short(text, 40)}, tokenizer), tokenizer)")
 
 
 def test_loader_loss_mean_cap_and_empty():
@@ -139,3 +214,19 @@ def test_evaluate_restores_train_mode():
     expect(all(not tr for tr, _ in seen), "model.training during evaluation", "False (model.eval())", [tr for tr, _ in seen])
     expect(all(not gr for _, gr in seen), "gradients during evaluation", "off (torch.no_grad())", [gr for _, gr in seen])
     expect(training is True, "model.training after evaluate_model", True, training)
+
+
+def test_perplexity_and_bits_per_byte():
+    r = rng()
+    losses = [0.0, 2.0, r.uniform(0.5, 6.0), r.uniform(0.5, 6.0)]
+    sizes = [(3.0, 1000, 3000)]  # the lesson's example: 1.4427
+    for _ in range(3):
+        tokens = r.randint(50, 5000)
+        sizes.append((r.uniform(0.5, 6.0), tokens, int(tokens * r.uniform(1.5, 5.0))))
+    ppl, bpb = run(probe_measures, losses=losses, sizes=sizes)
+    expect(isinstance(ppl, list) and isinstance(bpb, list) and (len(ppl), len(bpb)) == (len(losses), len(sizes)),
+           "perplexity and bits_per_byte results", f"{len(losses)} and {len(sizes)} numbers", short((ppl, bpb), 60))  # fmt: skip
+    for loss, v in zip(losses, ppl):
+        near(v, math.exp(loss), f"perplexity({loss:.6g}) (e to the loss in nats)")
+    for (loss, tokens, size), v in zip(sizes, bpb):
+        near(v, loss * tokens / size / math.log(2), f"bits_per_byte({loss:.6g}, num_tokens={tokens}, num_bytes={size})")
