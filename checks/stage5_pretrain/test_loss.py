@@ -2,8 +2,13 @@
 
 Probes (`probe_*`) run in the worker on the learner's code and send back plain data; the checks
 (`test_*`) run in the judge and compute every expected value themselves. The models are stubs
-whose logits the judge knows: Table gives logits = scale * table[idx], the judge's table. The
-tokenizer is a stub too, one id per character from a table the judge draws (Chars).
+whose logits the judge knows: Table gives logits = table[idx], the judge's table. The tokenizer is
+a stub too, one id per character from a table the judge draws (Chars).
+
+The judge never imports torch (most of a second at start, and the stage's checks should take
+about twice a bare `import torch`): it draws the tables and the batches as plain lists (tables in
+multiples of 1/256, which float32 holds exactly), the probes make the tensors, and the judge's
+cross-entropy is written here in plain Python.
 """
 
 from __future__ import annotations
@@ -11,30 +16,26 @@ from __future__ import annotations
 import math
 import operator
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-from learn.judge.checking import expect, expect_equal, plain_tensor, rng, run, short, tensor_data, torch_gen
+from learn.judge.checking import expect, expect_equal, plain_tensor, rng, run, short, tensor_data
 
 PKG = "stage5_pretrain"
-
-
-class Table(nn.Module):
-    """logits[b, t] = scale * table[idx[b, t]]; records (training, grad enabled) at each call."""
-
-    def __init__(self, table, scale=1.0):
-        super().__init__()
-        self.table = nn.Parameter(torch.as_tensor(table, dtype=torch.float32).clone())
-        self.scale = scale
-        self.seen = []
-
-    def forward(self, idx):
-        self.seen.append((self.training, torch.is_grad_enabled()))
-        return self.scale * self.table[idx]  # (B, T, V)
-
-
 EOT = "<|endoftext|>"
+
+if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): torch and the stub model
+    import torch
+    import torch.nn as nn
+
+    class Table(nn.Module):
+        """logits[b, t] = table[idx[b, t]]; records (training, grad enabled) at each call."""
+
+        def __init__(self, table):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(table))  # (V, V), float32
+            self.seen = []
+
+        def forward(self, idx):
+            self.seen.append((self.training, torch.is_grad_enabled()))
+            return self.table[idx]  # (B, T, V)
 
 
 class Chars:
@@ -60,12 +61,6 @@ class Chars:
         return "".join(EOT if i == self.eot_id else self.chars[i] for i in ids)
 
 
-def near(got, expected, what, atol=1e-5, rtol=1e-4):
-    """Fail unless the number `got` is within tolerance of `expected`."""
-    ok = isinstance(got, (int, float)) and abs(got - expected) <= atol + rtol * abs(expected)
-    expect(ok, what, f"{expected:.6g}", got if not isinstance(got, float) else f"{got:.6g}")
-
-
 def need_fn(learner, name):
     fn = getattr(learner, name, None)
     expect(callable(fn), f"{PKG} should define {name} (the book's name)", name, "no such function")
@@ -73,10 +68,16 @@ def need_fn(learner, name):
 
 
 def as_float(value, what):
+    """In a probe: a number the learner's code returned (a float, an int or a one-element tensor)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.detach())
     expect(isinstance(value, (int, float)), what, "a number", short(value, 60))
     return float(value)
+
+
+def loader(batches):
+    """In a probe: the judge's batches as a loader, a list of (inputs, targets) int64 tensors (B, T)."""
+    return [(torch.tensor(x), torch.tensor(y)) for x, y in batches]
 
 
 # ------------------------------------------------------------------------------------- probes
@@ -85,18 +86,12 @@ def as_float(value, what):
 def probe_batch_loss(learner, table, cases):
     fn = need_fn(learner, "calc_loss_batch")
     out = []
-    for x, y in cases:
+    for x, y in loader(cases):
         loss = fn(x, y, Table(table), "cpu")
         expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "calc_loss_batch(...)", "a scalar tensor", short(loss, 60))
         expect(loss.requires_grad, "calc_loss_batch(...)", "a loss that can be back-propagated", "requires_grad=False")
         out.append(float(loss.detach()))
     return out
-
-
-def probe_measures(learner, losses, sizes):
-    ppl, bpb = need_fn(learner, "perplexity"), need_fn(learner, "bits_per_byte")
-    return ([as_float(ppl(v), f"perplexity({v})") for v in losses],
-            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes])  # fmt: skip
 
 
 def probe_token_ids(learner, ids, eot_id, texts, batches):
@@ -112,29 +107,57 @@ def probe_token_ids(learner, ids, eot_id, texts, batches):
 
 def probe_loader_loss(learner, table, batches, calls):
     fn = need_fn(learner, "calc_loss_loader")
-    model = Table(table)
-    return [as_float(fn(list(batches[:n_loader]), model, "cpu", num_batches=nb), "calc_loss_loader(...)") for n_loader, nb in calls]
+    model, batches = Table(table), loader(batches)
+    return [as_float(fn(batches[:n_loader], model, "cpu", num_batches=nb), "calc_loss_loader(...)") for n_loader, nb in calls]
 
 
 def probe_evaluate(learner, table, train, val, eval_iter):
     fn = need_fn(learner, "evaluate_model")
     model = Table(table)
     model.train()
-    got = fn(model, train, val, "cpu", eval_iter)
+    got = fn(model, loader(train), loader(val), "cpu", eval_iter)
     expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
     return [as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training
+
+
+def probe_measures(learner, losses, sizes):
+    ppl, bpb = need_fn(learner, "perplexity"), need_fn(learner, "bits_per_byte")
+    return ([as_float(ppl(v), f"perplexity({v})") for v in losses],
+            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes])  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- inputs, oracles
 
 
-def draw(g, vocab, n, b, t):
-    return [(torch.randint(0, vocab, (b, t), generator=g), torch.randint(0, vocab, (b, t), generator=g)) for _ in range(n)]
+def drawn_table(r, vocab, sd=2.0):
+    """A (vocab, vocab) table of normal draws, in multiples of 1/256 (exact in float32)."""
+    return [[round(r.gauss(0.0, sd) * 256) / 256 for _ in range(vocab)] for _ in range(vocab)]
 
 
-def ce(table, x, y, scale=1.0):
-    logits = scale * table[x]  # (B, T, V)
-    return float(F.cross_entropy(logits.flatten(0, 1), y.flatten()))  # (B*T, V), (B*T,)
+def drawn_ids(r, vocab, b, t):
+    return [[r.randrange(vocab) for _ in range(t)] for _ in range(b)]
+
+
+def drawn_batches(r, vocab, n, b, t):
+    """n (inputs, targets) batches of shape (b, t), as lists of ids."""
+    return [(drawn_ids(r, vocab, b, t), drawn_ids(r, vocab, b, t)) for _ in range(n)]
+
+
+def cross_entropy(table, x, y):
+    """The mean over every position of -log softmax(table[x])[y], x and y lists of lists (B, T)."""
+    losses = []
+    for row_x, row_y in zip(x, y):
+        for i, j in zip(row_x, row_y):
+            z = table[i]
+            m = max(z)
+            losses.append(m + math.log(sum(math.exp(v - m) for v in z)) - z[j])
+    return sum(losses) / len(losses)
+
+
+def near(got, expected, what, atol=1e-5, rtol=1e-4):
+    """Fail unless the number `got` is within tolerance of `expected`."""
+    ok = type(got) in (int, float) and abs(got - expected) <= atol + rtol * abs(expected)
+    expect(ok, what, f"{expected:.6g}", f"{got:.6g}" if type(got) is float else short(got, 60))
 
 
 def pieces(text):
@@ -149,14 +172,14 @@ def pieces(text):
 
 
 def test_loss_matches_cross_entropy():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    cases = draw(g, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + draw(g, vocab, 1, 1, r.randint(2, 5))
+    table = drawn_table(r, vocab)
+    cases = drawn_batches(r, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + drawn_batches(r, vocab, 1, 1, r.randint(2, 5))
     got = run(probe_batch_loss, table=table, cases=cases)
-    expect(isinstance(got, list) and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
+    expect(type(got) is list and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
     for (x, y), v in zip(cases, got):
-        near(v, ce(table, x, y), f"calc_loss_batch on inputs of shape {tuple(x.shape)}")
+        near(v, cross_entropy(table, x, y), f"calc_loss_batch on inputs of shape ({len(x)}, {len(x[0])})")
 
 
 def test_text_token_ids_round_trip():
@@ -171,7 +194,7 @@ def test_text_token_ids_round_trip():
     decode = [(tokenizer_ids[i], texts[i]) for i in (0, 1, 3)]
     batches = [[tokens] for tokens, _ in decode]  # (1, T) each
     encoded, decoded, back = run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches)
-    expect(isinstance(encoded, list) and len(encoded) == len(texts), "text_to_token_ids results", len(texts), short(encoded, 60))
+    expect(type(encoded) is list and len(encoded) == len(texts), "text_to_token_ids results", len(texts), short(encoded, 60))
     for text, tokens, v in zip(texts, tokenizer_ids, encoded):
         what = f"text_to_token_ids({short(text, 40)}, tokenizer)"
         t = tensor_data(v, what)
@@ -185,31 +208,31 @@ def test_text_token_ids_round_trip():
 
 
 def test_loader_loss_mean_cap_and_empty():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    batches = draw(g, vocab, 4, 2, r.randint(3, 5))
+    table = drawn_table(r, vocab)
+    batches = drawn_batches(r, vocab, 4, 2, r.randint(3, 5))
     calls = [(4, None), (4, 2), (3, 10), (0, None)]
     got = run(probe_loader_loss, table=table, batches=batches, calls=calls)
-    expect(len(got) == len(calls), "calc_loss_loader results", len(calls), len(got))
+    expect(type(got) is list and len(got) == len(calls), "calc_loss_loader results", len(calls), short(got, 60))
     for (n_loader, nb), v in zip(calls, got):
         what = f"calc_loss_loader(a loader of {n_loader} batches, num_batches={nb})"
         if n_loader == 0:
-            expect(math.isnan(v), what, "nan (no batch to average)", v)
+            expect(type(v) is float and math.isnan(v), what, "nan (no batch to average)", v)
             continue
         n = n_loader if nb is None else min(nb, n_loader)
-        near(v, sum(ce(table, x, y) for x, y in batches[:n]) / n, what)
+        near(v, sum(cross_entropy(table, x, y) for x, y in batches[:n]) / n, what)
 
 
 def test_evaluate_restores_train_mode():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    train, val = draw(g, vocab, 3, 2, 4), draw(g, vocab, 2, 2, 4)
+    table = drawn_table(r, vocab)
+    train, val = drawn_batches(r, vocab, 3, 2, 4), drawn_batches(r, vocab, 2, 2, 4)
     eval_iter = r.randint(1, 2)
     losses, seen, training = run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter)
-    near(losses[0], sum(ce(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
-    near(losses[1], sum(ce(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
+    near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
+    near(losses[1], sum(cross_entropy(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
     expect(len(seen) == 2 * eval_iter, "forward passes during evaluate_model", 2 * eval_iter, len(seen))
     expect(all(not tr for tr, _ in seen), "model.training during evaluation", "False (model.eval())", [tr for tr, _ in seen])
     expect(all(not gr for _, gr in seen), "gradients during evaluation", "off (torch.no_grad())", [gr for _, gr in seen])
@@ -224,7 +247,7 @@ def test_perplexity_and_bits_per_byte():
         tokens = r.randint(50, 5000)
         sizes.append((r.uniform(0.5, 6.0), tokens, int(tokens * r.uniform(1.5, 5.0))))
     ppl, bpb = run(probe_measures, losses=losses, sizes=sizes)
-    expect(isinstance(ppl, list) and isinstance(bpb, list) and (len(ppl), len(bpb)) == (len(losses), len(sizes)),
+    expect(type(ppl) is list and type(bpb) is list and (len(ppl), len(bpb)) == (len(losses), len(sizes)),
            "perplexity and bits_per_byte results", f"{len(losses)} and {len(sizes)} numbers", short((ppl, bpb), 60))  # fmt: skip
     for loss, v in zip(losses, ppl):
         near(v, math.exp(loss), f"perplexity({loss:.6g}) (e to the loss in nats)")
