@@ -196,12 +196,13 @@ def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder
     from learn.judge.workers import ProbeFailed
     from learn.worker.pretrain import probe_pretrain
 
-    saved = {"step": None}
+    saved = {"step": None, "events": 0}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("starting", total=None, info="")
 
         def on_event(event: dict) -> None:
+            saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
             kind = event.get("event")
             if kind == "phase":
                 bar.update(task, description=str(event.get("message")))
@@ -220,6 +221,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, seconds: float, folder
             try:
                 return engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
             except KeyboardInterrupt:
+                if not saved["events"]:  # still starting: nothing to save
+                    raise
                 bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
                 return engine.stop(STOP_WAIT, on_event=on_event)
         except ProbeFailed as e:
