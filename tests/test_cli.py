@@ -233,3 +233,14 @@ def test_lesson_is_paged_in_a_terminal_and_printed_when_piped(monkeypatch):
     assert learn("lesson", "1").exit_code == 0
     assert len(paged) == 1 and "§2" in paged[0]
     assert "learn check stage1" in screen.getvalue() and "§2" not in screen.getvalue()  # after the pager: what to do next
+
+
+def test_check_all_grades_every_ready_stage_in_one_run():
+    ready = [s for s in manifest.load() if s.ready]
+    result = learn("check", "--all", "--impl", "solutions")
+    assert result.exit_code == 0, result.output
+    assert f"total {sum(s.max_score for s in ready)}/{sum(s.max_score for s in ready)}" in result.stdout
+    assert all(f"{s.id} · {s.title}" in result.stdout for s in ready)
+    for args in (["check"], ["check", "1", "--all"], ["check", "1", "--gradescope", "r.json"]):
+        result = learn(*args)
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output

@@ -191,6 +191,26 @@ def test_detached_child_is_killed(tmp_path):
     assert _processes_with(mark) == [], "a process started by the learner's code outlived grading"
 
 
+@needs_containment
+def test_fork_bomb_is_capped_and_cleaned_up(tmp_path):
+    mark = f"LEARN_HOSTILE_{uuid.uuid4().hex}"
+    bomb = f"""\
+        import os, subprocess, sys
+        os.environ["{mark}"] = "1"
+        for _ in range(300):  # the worker's user may run 64 processes: the rest are refused
+            try:
+                subprocess.Popen([sys.executable, "-S", "-c", "import time; time.sleep(120)"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                break
+        print("started", len(os.listdir("/proc")), file=sys.stderr)
+    """
+    result = _grade_hostile(tmp_path, limit=90, prepend=bomb, skeleton=True)
+    assert result.score == 0
+    time.sleep(0.5)
+    assert _processes_with(mark) == [], "a process started by the learner's code outlived grading"
+
+
 def test_memory_hog_fails_its_check(tmp_path):
     hog = ("    # BEGIN SOLUTION: count each adjacent", "    _ = bytearray(64 * 2**30)\n    # BEGIN SOLUTION: count each adjacent")
     result = _grade_hostile(tmp_path, limit=60, replace=hog)

@@ -66,3 +66,17 @@ def test_lesson_has_every_section_a_check_points_to(stage):
     for c in stage.checks:
         section = c.idea.split()[0]  # "§3"
         assert section.startswith("§") and f"{section} " in lesson, (c.name, c.idea)
+
+
+# Runs whose drawn inputs once failed the reference: each stays a regression test.
+# stage3 seed 16: a drawn config whose d_in equalled the fixed one was given the fixed length, 5,
+# with a drawn context_length of 4.
+ONCE_FAILED = [("stage3", 16)]
+
+
+@pytest.mark.parametrize(("stage_id", "seed"), ONCE_FAILED)
+def test_solution_passes_on_seeds_that_once_failed_it(stage_id, seed):
+    from learn import manifest
+
+    result = grade(manifest.find(stage_id), ROOT / "solutions", seed)
+    assert result.passed, {c.name: c.message for c in result.checks if not c.passed}

@@ -15,9 +15,8 @@ probes send each tensor as {"dtype", "shape", "values"}, read back here by `tens
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
-from learn.judge.checking import expect, expect_equal, expect_type, rng, run, short
+from learn.judge.checking import expect, expect_equal, expect_type, plain_tensor, rng, run, short, tensor_data
 
 if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
     import torch  # noqa: F401  (the judge never needs it: the probes send tensors as plain lists)
@@ -99,19 +98,10 @@ def loader_case(r, min_windows, max_windows):
 # ------------------------------------------------------------------------------------- probes
 
 
-def _tensor(t, what):
-    """A tensor as plain data: {"dtype", "shape", "values"} (the judge needs no torch to read it)."""
-    import torch
-
-    expect(isinstance(t, torch.Tensor), f"{what}: type", "a torch.Tensor of token ids", type(t).__name__)
-    expect(type(t) in (torch.Tensor, torch.nn.Parameter), f"{what}: type", "a torch.Tensor", f"a subclass of it, {type(t).__name__}")
-    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "values": t.tolist()}
-
-
 def _pair(item, what):
     """A data set item or a batch as the plain list [inputs, targets]."""
     expect(isinstance(item, (tuple, list)) and len(item) == 2, what, "a pair (inputs, targets)", short(item))
-    return [_tensor(item[0], f"{what} inputs"), _tensor(item[1], f"{what} targets")]
+    return [plain_tensor(item[0], f"{what} inputs"), plain_tensor(item[1], f"{what} targets")]
 
 
 def _read(ds, cap):
@@ -134,7 +124,7 @@ def probe_dataset_attributes(learner, cases):
         for name in ("input_ids", "target_ids"):
             stored = getattr(ds, name, None)
             expect(isinstance(stored, (list, tuple)), f"dataset.{name}", "a list of tensors, one per window", type(stored).__name__)
-            got[name] = [_tensor(t, f"dataset.{name}[{i}]") for i, t in enumerate(list(stored)[: len(ids) + 1])]
+            got[name] = [plain_tensor(t, f"dataset.{name}[{i}]") for i, t in enumerate(list(stored)[: len(ids) + 1])]
         out.append(got)
     return out
 
@@ -198,32 +188,9 @@ def probe_loaders(learner, cases):
 # ---------------------------------------------------------------------- reading the answers
 
 
-class Tensor(NamedTuple):
-    """A tensor the worker sent as plain data, checked to be well formed: its dtype's name (int64,
-    float32, ...), its shape, and its values as nested lists (what torch's tolist() gives)."""
-
-    dtype: str
-    shape: tuple
-    values: list
-
-
-def _well_formed(values, shape) -> bool:
-    if not shape:
-        return type(values) in (int, float, bool)
-    return type(values) is list and len(values) == shape[0] and all(_well_formed(v, shape[1:]) for v in values)
-
-
-def tensor(v, what) -> Tensor:
-    """A tensor from the worker (see `Tensor`); a check fails with a clear message otherwise."""
-    ok = type(v) is dict and type(v.get("dtype")) is str and type(v.get("shape")) is list and len(v["shape"]) <= 8
-    ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
-    expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
-    return Tensor(v["dtype"], tuple(v["shape"]), v["values"])
-
-
 def as_ids(t, what):
     """A 1-D tensor of ids from the worker, as a list (the dtype is judged where it matters)."""
-    t = tensor(t, what)
+    t = tensor_data(t, what)
     expect(len(t.shape) == 1, f"{what}: shape", "(max_length,)", str(t.shape))
     return t.values
 
@@ -247,11 +214,11 @@ def dataset_answer(got, what):
 
 
 def batch_answer(batches, what):
-    """[(inputs, targets) as 2-D `Tensor`s, ...] from a probe's reading of a loader."""
+    """[(inputs, targets) as 2-D `TensorData`s, ...] from a probe's reading of a loader."""
     batches = expect_type(batches, list, f"the batches of {what}")
     out = []
     for b, batch in enumerate(batches):
-        x, y = (tensor(t, f"{what}: batch {b} {name}") for t, name in zip(item_pair(batch, f"{what}: batch {b}"), ("inputs", "targets")))
+        x, y = (tensor_data(t, f"{what}: batch {b} {name}") for t, name in zip(item_pair(batch, f"{what}: batch {b}"), ("inputs", "targets")))
         for name, t in (("inputs", x), ("targets", y)):
             expect(len(t.shape) == 2, f"{what}: batch {b} {name}", "a 2-D tensor (batch_size, max_length)", f"shape {t.shape}")
         expect_equal(x.shape[0], y.shape[0], f"{what}: batch {b}, rows of targets vs rows of inputs")
@@ -330,7 +297,7 @@ def test_dataset_items_are_token_id_tensors():
         for i in range(n):
             item = item_pair(answer["items"][i], f"dataset[{i}]")
             for k, (name, attr) in enumerate((("inputs", "input_ids"), ("targets", "target_ids"))):
-                t, stored = tensor(item[k], f"dataset[{i}] {name}"), tensor(answer[attr][i], f"dataset.{attr}[{i}]")
+                t, stored = tensor_data(item[k], f"dataset[{i}] {name}"), tensor_data(answer[attr][i], f"dataset.{attr}[{i}]")
                 expect(t.dtype == "int64", f"dataset[{i}] {name}: dtype (ids for nn.Embedding and targets for cross_entropy are int64)",
                        "torch.int64", f"torch.{t.dtype}")  # fmt: skip
                 expect_equal(t.shape, (max_length,), f"dataset[{i}] {name}: shape (max_length,), for max_length={max_length}")

@@ -16,9 +16,8 @@ multiples of 1/256, which float32 holds exactly, so the oracle's sums are exact 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
-from learn.judge.checking import expect, expect_equal, expect_type, rng, run, short
+from learn.judge.checking import TensorData, expect, expect_equal, expect_type, plain_tensor, rng, run, short, tensor_data
 
 if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
     import torch  # noqa: F401
@@ -48,16 +47,6 @@ def drawn_table(r, rows, dim):
 # ------------------------------------------------------------------------------------- probes
 
 
-def _plain(t, what):
-    """A tensor as plain data: {"dtype", "shape", "values"} (the judge needs no torch to read it)."""
-    import torch
-
-    expect(isinstance(t, torch.Tensor), f"{what}: type", "torch.Tensor", type(t).__name__)
-    expect(type(t) in (torch.Tensor, torch.nn.Parameter), f"{what}: type", "a torch.Tensor", f"a subclass of it, {type(t).__name__}")
-    t = t.detach()
-    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "values": t.tolist()}
-
-
 def _table(emb, name, call, shape=None):
     """emb.<name>.weight, checked to be a tensor (of `shape` when given)."""
     import torch
@@ -83,7 +72,7 @@ def _forward(emb, ids, call):
         shape = tuple(ids.shape)
         expect(False, f"{call} on ids of shape {shape} (B, T)", f"a tensor of shape (B, T, output_dim), T = {shape[1]}",
                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")  # fmt: skip
-    return _plain(out, f"{call} on ids of shape {tuple(ids.shape)}")
+    return plain_tensor(out, f"{call} on ids of shape {tuple(ids.shape)}")
 
 
 def probe_init_and_shapes(learner, sizes, cases):
@@ -93,8 +82,8 @@ def probe_init_and_shapes(learner, sizes, cases):
     for (vocab, dim, context), ids_list in zip(sizes, cases):
         emb, call = learner.GPTEmbedding(vocab, dim, context), f"GPTEmbedding({vocab}, {dim}, {context})"
         out.append({
-            "tok": _plain(_table(emb, "tok_emb", call), f"{call}.tok_emb.weight"),
-            "pos": _plain(_table(emb, "pos_emb", call), f"{call}.pos_emb.weight"),
+            "tok": plain_tensor(_table(emb, "tok_emb", call), f"{call}.tok_emb.weight"),
+            "pos": plain_tensor(_table(emb, "pos_emb", call), f"{call}.pos_emb.weight"),
             "params": [[str(name), [int(n) for n in p.shape]] for name, p in emb.named_parameters()],
             "out": [_forward(emb, ids, call) for ids in ids_list],
         })  # fmt: skip
@@ -120,34 +109,11 @@ def probe_forward(learner, configs):
 # ---------------------------------------------------------------------- reading the answers
 
 
-class Tensor(NamedTuple):
-    """A tensor the worker sent as plain data, checked to be well formed: its dtype's name,
-    its shape, and its values as nested lists."""
-
-    dtype: str
-    shape: tuple
-    values: list
-
-
-def _well_formed(values, shape) -> bool:
-    if not shape:
-        return type(values) in (int, float, bool)
-    return type(values) is list and len(values) == shape[0] and all(_well_formed(v, shape[1:]) for v in values)
-
-
-def tensor(v, what) -> Tensor:
-    """A tensor from the worker (see `Tensor`); a check fails with a clear message otherwise."""
-    ok = type(v) is dict and type(v.get("dtype")) is str and type(v.get("shape")) is list and len(v["shape"]) <= 8
-    ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
-    expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
-    return Tensor(v["dtype"], tuple(v["shape"]), v["values"])
-
-
 def flat(values):
     return [x for v in values for x in flat(v)] if type(values) is list else [values]
 
 
-def expect_close(got: Tensor, expected: list, shape: tuple, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+def expect_close(got: TensorData, expected: list, shape: tuple, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Same shape and values within tolerance; the message names the worst element (as torch's would)."""
     expect(got.shape == shape, f"{what}: shape", str(shape), str(got.shape))
     worst, where = -1.0, 0
@@ -165,7 +131,7 @@ def expect_close(got: Tensor, expected: list, shape: tuple, what: str, atol: flo
 
 def check_table(v, name, rows, dim, call):
     """A table of the learner's own initialisation: its shape and properties, not its values."""
-    t = tensor(v, f"{call}.{name}.weight")
+    t = tensor_data(v, f"{call}.{name}.weight")
     expect_equal(t.shape, (rows, dim), f"{call}.{name}.weight.shape")
     expect(t.dtype in FLOATS, f"{call}.{name}.weight: dtype", "a float tensor (learned vectors)", f"torch.{t.dtype}")
     expect(all(type(x) is float and math.isfinite(x) for x in flat(t.values)), f"{call}.{name}.weight: values", "finite numbers", "NaN or inf")
@@ -203,7 +169,7 @@ def test_embedding_shape_is_batch_by_tokens_by_dim():
         outs = expect_type(answer.get("out"), list, f"the outputs of {call}")
         expect_equal(len(outs), len(shape_list), f"number of outputs of {call}")
         for shape, v in zip(shape_list, outs):
-            out = tensor(v, f"{call} on ids of shape {shape}")
+            out = tensor_data(v, f"{call} on ids of shape {shape}")
             expect_equal(out.shape, (*shape, dim), f"{call} on ids of shape {shape} (B, T): output shape (B, T, output_dim)")
             expect(out.dtype in FLOATS, f"{call} on ids of shape {shape}: dtype", "a float tensor", f"torch.{out.dtype}")
 
@@ -235,5 +201,5 @@ def test_embedding_adds_token_and_position_vectors():
             # (B, T, D): row ids[b][t] of tok plus row t of pos
             expected = [[[tok[i][d] + pos[t][d] for d in range(dim)] for t, i in enumerate(row)] for row in ids]
             call = f"GPTEmbedding({vocab}, {dim}, {context}) with tables the grader chose, on ids {ids}"
-            out = tensor(v, call)
+            out = tensor_data(v, call)
             expect_close(out, expected, (len(ids), T, dim), f"{call}: tok_emb.weight[ids] + pos_emb.weight[0..{T - 1}]")

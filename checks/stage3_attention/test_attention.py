@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_close, expect_equal, expect_type, forward_calls, rng, run, short, torch_gen
 
 B, T, CONTEXT, D_IN, D_OUT, HEADS = 2, 5, 7, 6, 8, 2  # T < CONTEXT on purpose: the mask is cut
 FEATURES = 4  # the one-hot layout's random input features, beside its T one-hot positions and a constant 1
@@ -117,16 +117,7 @@ def probe_modules(learner, specs):
         for name in s["biases"]:
             bias = getattr(_linear(m, kind, name), "bias", None)
             biases[name] = [int(n) for n in bias.shape] if isinstance(bias, torch.Tensor) else None
-        outputs = []
-        for x, train, seed in s["calls"]:
-            m.train(train)
-            if seed is not None:
-                torch.manual_seed(seed)
-            with torch.no_grad():
-                out = m(x)
-            expect(isinstance(out, torch.Tensor), f"{kind}(x) should return a tensor", "torch.Tensor", type(out).__name__)
-            outputs.append(out)
-        results.append({"attrs": attrs, "biases": biases, "outputs": outputs})
+        results.append({"attrs": attrs, "biases": biases, "outputs": forward_calls(m, s["calls"], f"{kind}(x)")})
     return results
 
 
@@ -355,8 +346,8 @@ def test_causal_attention_matches_reference():
         ("the book's six tokens, the grader's weights",
          arguments(CA, 3, 2, 6), draw_weights(g, CA, 3, 2), torch.tensor(BOOK_INPUTS).expand(2, 6, 3)),
     ]  # fmt: skip
-    for d_in, d_out, ctx in ((D_IN, D_OUT, CONTEXT), (r.randrange(2, 10), r.randrange(2, 10), r.randrange(4, 12))):
-        n = r.randrange(2, ctx + 1) if d_in != D_IN else T
+    for k, (d_in, d_out, ctx) in enumerate(((D_IN, D_OUT, CONTEXT), (r.randrange(2, 10), r.randrange(2, 10), r.randrange(4, 12)))):
+        n = T if k == 0 else r.randrange(2, ctx + 1)  # a drawn config may share D_IN: its length is drawn all the same
         x = torch.randn(B, n, d_in, generator=g)
         cases.append(("x and the weights drawn by the grader", arguments(CA, d_in, d_out, ctx), draw_weights(g, CA, d_in, d_out), x))
     specs = [spec(CA, args, weights, calls=[(x, False, None)]) for _, args, weights, x in cases]

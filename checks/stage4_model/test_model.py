@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
 
 PKG = "stage4_model"
 EPS = 1e-5
@@ -108,14 +108,7 @@ def probe_modules(learner, specs):
             if not res["loaded"]:
                 results.append(res)
                 continue
-        for x, train, seed in s["calls"]:
-            m.train(train)
-            if seed is not None:
-                torch.manual_seed(seed)
-            with torch.no_grad():
-                out = m(x)
-            expect(isinstance(out, torch.Tensor), f"{s['kind']}(...)(x) should return a tensor", "torch.Tensor", type(out).__name__)
-            res["outputs"].append(out)
+        res["outputs"] = forward_calls(m, s["calls"], f"{s['kind']}(...)(x)")
         results.append(res)
     return results
 

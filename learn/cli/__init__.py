@@ -11,18 +11,10 @@ course, a stage and a tree, is in learn/cli/console.py.
 
 from __future__ import annotations
 
-import typer
-
 from learn.cli import check, gradebook, lesson, reset, show, status
-from learn.cli.console import Command, Group
+from learn.cli.console import Command, command_group
 
-app = typer.Typer(
-    cls=Group,
-    help="Build a GPT from scratch, one graded stage at a time.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = command_group("Build a GPT from scratch, one graded stage at a time.")
 for command in (status.status, lesson.lesson, check.check, reset.reset, gradebook.gradebook):
     app.command(cls=Command)(command)
 app.add_typer(show.app, name="show", help="Draw what your code computes, e.g. `learn show attention \"a sentence\"`.")

@@ -51,6 +51,12 @@ class Group(_PlainHelp, TyperGroup):
     """`learn` and `learn show`: `typer.Typer(cls=Group)`."""
 
 
+def command_group(help: str) -> typer.Typer:
+    """A `learn` command group (the app itself, or `learn show`): plain help, no shell-completion
+    options, and no rich tracebacks (a learner sees one line, never a traceback)."""
+    return typer.Typer(cls=Group, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
 def plural(n: int, word: str) -> str:
     """plural(1, "head") -> "1 head"; plural(4, "head") -> "4 heads"."""
     return f"{n} {word}{'' if n == 1 else 's'}"

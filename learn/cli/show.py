@@ -34,16 +34,10 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli.console import Command, Group, err, load_course, out, output_file, pick_stage, pick_tree, plural, shown, usage_error
+from learn.cli.console import Command, command_group, err, load_course, out, output_file, pick_stage, pick_tree, plural, shown, usage_error
 from learn.manifest import Stage
 
-app = typer.Typer(
-    cls=Group,
-    help="Draw what your code computes (writes an image, grades nothing).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = command_group("Draw what your code computes (writes an image, grades nothing).")
 
 MAX_TOKENS = 24  # beyond this the tick labels can't be read
 TIMEOUT = 60  # seconds the learner's code may take

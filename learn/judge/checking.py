@@ -27,6 +27,7 @@ import hashlib
 import random
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from learn import ROOT
 
@@ -132,6 +133,59 @@ def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-
             f"{what}: values differ (largest |difference| {diff.max().item():.3g} at index {index})\n"
             f"  expected: {exp_f[index].item():.6g}\n  got:      {got_f[index].item():.6g}"
         )
+
+
+class TensorData(NamedTuple):
+    """A tensor that crossed as plain data (`plain_tensor`), checked to be well formed: its dtype's
+    name (int64, float32, ...), its shape, and its values as nested lists (what tolist() gives).
+    Checks that read tensors this way keep torch out of the judge."""
+
+    dtype: str
+    shape: tuple
+    values: list
+
+
+def plain_tensor(t, what: str) -> dict:
+    """In a probe: the learner's tensor as {"dtype", "shape", "values"}, so that the judge needs
+    no torch to read it (`tensor_data`). A subclass of torch.Tensor is refused by name."""
+    import torch
+
+    expect(isinstance(t, torch.Tensor), f"{what}: type", "a torch.Tensor", type(t).__name__)
+    expect(type(t) in (torch.Tensor, torch.nn.Parameter), f"{what}: type", "a torch.Tensor", f"a subclass of it, {type(t).__name__}")
+    t = t.detach()
+    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "values": t.tolist()}
+
+
+def forward_calls(module, calls: list, what: str) -> list:
+    """In a probe: module(x) for each [x, train, seed] of `calls`, in train or eval mode, torch
+    seeded first where a seed is given (dropout draws), without gradients."""
+    import torch
+
+    outputs = []
+    for x, train, seed in calls:
+        module.train(train)
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.no_grad():
+            out = module(x)
+        expect(isinstance(out, torch.Tensor), f"{what} should return a tensor", "torch.Tensor", type(out).__name__)
+        outputs.append(out)
+    return outputs
+
+
+def _well_formed(values, shape) -> bool:
+    if not shape:
+        return type(values) in (int, float, bool)
+    return type(values) is list and len(values) == shape[0] and all(_well_formed(v, shape[1:]) for v in values)
+
+
+def tensor_data(v, what: str) -> TensorData:
+    """In the judge: what `plain_tensor` sent, or the check fails with a clear message (a hostile
+    worker may send any plain data)."""
+    ok = type(v) is dict and type(v.get("dtype")) is str and type(v.get("shape")) is list and len(v["shape"]) <= 8
+    ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
+    expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
+    return TensorData(v["dtype"], tuple(v["shape"]), v["values"])
 
 
 def as_tiktoken(pattern: str, merges: list[list[int]], special_tokens: dict[str, int]):

@@ -1,0 +1,67 @@
+"""Stage 5 mutants: mistakes learners make when they write the loss, the training loops, one good
+training step and checkpoints."""
+
+from mutants import Mutant
+
+_CLIP_AFTER_BACKWARD = """            loss.backward()
+            if global_step >= warmup_steps:  # after warm-up: the gradients exist only now
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+"""
+# Clipping first clips the gradients zero_grad left (None: nothing), then backward makes new ones.
+_CLIP_BEFORE_BACKWARD = """            if global_step >= warmup_steps:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            loss.backward()
+"""
+
+MUTANTS = [
+    # loss.py
+    # The loss of the last position only, as a classifier would (the other T - 1 targets ignored).
+    Mutant("loss_of_last_position_only", "loss.py",
+           "        logits.flatten(0, 1),  # (B, T, V) -> (B * T, V): one row of scores per position\n"
+           "        target_batch.flatten(),  # (B, T) -> (B * T,): the right token for each row\n",
+           "        logits[:, -1, :],\n        target_batch[:, -1],\n",
+           ("loss_matches_cross_entropy", "loader_loss_mean_cap_and_empty")),
+    Mutant("loader_divides_by_all_batches", "loss.py", "    return total_loss / num_batches\n",
+           "    return total_loss / len(data_loader)\n", ("loader_loss_mean_cap_and_empty",)),
+    Mutant("num_batches_not_capped", "loss.py", "        num_batches = min(num_batches, len(data_loader))\n",
+           "        pass\n", ("loader_loss_mean_cap_and_empty",)),
+    Mutant("empty_loader_divides_by_zero", "loss.py", '    if len(data_loader) == 0:\n        return float("nan")\n', "",
+           ("loader_loss_mean_cap_and_empty",)),
+    Mutant("eval_mode_never_left", "loss.py", "    model.train()\n    return train_loss, val_loss\n",
+           "    return train_loss, val_loss\n", ("evaluate_restores_train_mode",)),
+    # train.py
+    Mutant("tokens_seen_counts_batches", "train.py",
+           "            tokens_seen += input_batch.numel()\n            global_step += 1\n",
+           "            tokens_seen += 1\n            global_step += 1\n", ("simple_loop_cadence_and_tokens_seen",)),
+    # Evaluating after steps 1, 1 + eval_freq, ...: the step counter starts at 0, not -1.
+    Mutant("step_counter_from_zero", "train.py",
+           "            tokens_seen += input_batch.numel()\n            global_step += 1\n\n            if global_step % eval_freq == 0:",
+           "            global_step += 1\n            tokens_seen += input_batch.numel()\n\n            if (global_step + 1) % eval_freq == 0:",
+           ("simple_loop_cadence_and_tokens_seen",)),
+    # Counting warm-up steps from 1: step 0 already one increment above initial_lr.
+    Mutant("warmup_off_by_one", "train.py", "        return initial_lr + step * lr_increment\n",
+           "        return initial_lr + (step + 1) * lr_increment\n", ("lr_schedule_matches_formula",)),
+    Mutant("cosine_to_zero", "train.py",
+           "    return min_lr + (peak_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))\n",
+           "    return peak_lr * 0.5 * (1 + math.cos(math.pi * progress))\n", ("lr_schedule_matches_formula",)),
+    Mutant("lr_schedule_one_step_ahead", "train.py", "lr = warmup_cosine_lr(global_step, peak_lr", "lr = warmup_cosine_lr(global_step + 1, peak_lr",
+           ("lr_schedule_matches_formula",)),
+    Mutant("clipping_before_backward", "train.py", _CLIP_AFTER_BACKWARD, _CLIP_BEFORE_BACKWARD,
+           ("clipping_after_warmup_recomputed",)),
+    # The printed book's `>`: the step at the peak rate goes unclipped.
+    Mutant("clipping_one_step_late", "train.py", "if global_step >= warmup_steps:", "if global_step > warmup_steps:",
+           ("clipping_after_warmup_recomputed",)),
+    # step.py
+    Mutant("accumulation_without_dividing", "step.py",
+           "            loss = calc_loss_batch(input_batch, target_batch, model, device) / k\n",
+           "            loss = calc_loss_batch(input_batch, target_batch, model, device)\n",
+           ("accumulation_matches_big_batch",)),
+    Mutant("autocast_never_entered", "step.py",
+           "        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)\n",
+           "        return contextlib.nullcontext()\n", ("autocast_bf16_keeps_fp32_weights",)),
+    Mutant("no_optimizer_step", "step.py", "    optimizer.step()\n    return total\n", "    return total\n",
+           ("tiny_model_overfits", "accumulation_matches_big_batch")),
+    # checkpoint.py
+    Mutant("rng_state_not_restored", "checkpoint.py", '    set_rng_state(checkpoint["rng"])\n', "",
+           ("resume_is_bit_exact",)),
+]
