@@ -69,8 +69,8 @@ def prepare_classifier(model: nn.Module, num_classes: int = 2) -> nn.Module:
 
     Every parameter is frozen, then a new out_head Linear(emb_dim, num_classes) (trainable, as
     every new module is) replaces the vocabulary head, and the last transformer block and the
-    final norm are unfrozen. Example (124M): the trainable parameters are the last block's
-    7,085,568, the final norm's 1,536 and the head's 768 * 2 + 2 = 1,538.
+    final norm are unfrozen. Example (GPT-2 124M, qkv_bias=True): the trainable parameters are
+    the last block's 7,087,872, the final norm's 1,536 and the head's 768 * 2 + 2 = 1,538.
     """
     # BEGIN SOLUTION: freeze everything, new out_head with num_classes outputs, unfreeze trf_blocks[-1] and final_norm
     for param in model.parameters():
