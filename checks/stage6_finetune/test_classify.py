@@ -56,17 +56,18 @@ class PlainSGD:
     torch._dynamo, a second of the check's time spent on nothing the learner wrote."""
 
     def __init__(self, params, lr):
-        self.params, self.lr = list(params), lr
+        self.param_groups = [{"params": list(params), "lr": lr}]
 
     def zero_grad(self, set_to_none=True):
-        for p in self.params:
+        for p in self.param_groups[0]["params"]:
             p.grad = None
 
     def step(self):
+        group = self.param_groups[0]
         with torch.no_grad():
-            for p in self.params:
+            for p in group["params"]:
                 if p.grad is not None:
-                    p -= self.lr * p.grad
+                    p -= group["lr"] * p.grad
 
 
 def need_fn(learner, name, module="classify"):

@@ -131,12 +131,17 @@ def _shapes(model) -> dict:
 
 
 def _load(module, weights: dict) -> bool:
-    """The judge's weights into the module by state-dict key (strict); False, loading nothing,
-    if the module's parameter names or shapes are not the judge's."""
-    if _shapes(module) != {n: list(w.shape) for n, w in weights.items()}:
+    """The judge's weights into the module by state-dict key (strict; the module's own buffers
+    kept); False, loading nothing, if its parameter names or shapes are not the judge's."""
+    params = _shapes(module)
+    if params != {n: list(w.shape) for n, w in weights.items()}:
         return False
+    state = dict(weights)
+    for name, value in module.state_dict().items():
+        if name not in params:
+            state.setdefault(name, value)
     with torch.no_grad():
-        module.load_state_dict(dict(weights), strict=True)
+        module.load_state_dict(state, strict=True)
     return True
 
 
@@ -200,16 +205,17 @@ def probe_replace(learner, cfg, rank, alpha, weights, ids, seed):
 
 
 def probe_count(learner, cases):
-    """The book's recipe on the meta device: GPTModel(cfg), a new out_head Linear(emb_dim,
-    num_classes), every parameter frozen, then replace_linear_with_lora(model, rank, alpha); the
-    parameters' shapes and requires_grad."""
+    """The book's recipe: GPTModel(cfg) and a new out_head Linear(emb_dim, num_classes), built on
+    the meta device, every parameter frozen, then replace_linear_with_lora(model, rank, alpha) (its
+    A and B are small: made where the learner's code makes them, on the CPU by default, where a
+    random draw costs nothing); the parameters' shapes and requires_grad."""
     results = []
     for cfg, num_classes, rank, alpha in cases:
         with torch.device("meta"):
             model = build(cfg, (num_classes, True))
-            for p in model.parameters():
-                p.requires_grad = False
-            learner.replace_linear_with_lora(model, rank=rank, alpha=alpha)
+        for p in model.parameters():
+            p.requires_grad = False
+        learner.replace_linear_with_lora(model, rank=rank, alpha=alpha)
         results.append({n: [[int(s) for s in p.shape], bool(p.requires_grad)] for n, p in model.named_parameters()})
     return results
 
@@ -491,7 +497,9 @@ def test_replace_linear_with_lora_reaches_every_linear():
     trainable = sorted(n for n, v in params.items() if v[1] is True)
     expect_equal(trainable, sorted(n for n in shapes if ".lora." in n), f"{what}: the trainable parameters (the model was frozen first)")
     expect(got.get("loaded") is True, f"{what}: load_state_dict of the grader's weights", "it loads (strict)", short(got.get("loaded")))
-    (out,) = expect_type(got.get("outputs"), list, f"{what}: outputs")
+    outs = expect_type(got.get("outputs"), list, f"{what}: outputs")
+    expect(len(outs) == 1, f"{what}: outputs", "one", len(outs))
+    out = outs[0]
     state = {n: w.double() for n, w in weights.items()}
     options = {name: oracle_logits(cfg, merged(state, paths, s), ids) for name, s in scales(alpha, rank).items()}
     expect(type(out) is torch.Tensor and tuple(out.shape) == (*ids.shape, cfg["vocab_size"]), f"{what}: logits", "(B, T, vocab_size)", short(out, 60))
@@ -565,17 +573,28 @@ def book_state(params: dict[str, torch.Tensor], n_layers: int) -> dict[str, tupl
 
 
 def wrong_parameters(state: dict[str, torch.Tensor], sources: dict) -> list[str]:
-    """The loaded parameters that are not what GPT-2's checkpoint says, each with where it comes from."""
+    """The loaded parameters that are not what GPT-2's checkpoint says: each with where it comes
+    from, and what it holds instead when that is recognisable (the transpose, another's value)."""
+    same = lambda a, b: a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-6, rtol=0)  # noqa: E731
     wrong = []
     for name, (value, how) in sources.items():
         got = state[name]
-        if torch.allclose(got, value.double(), atol=1e-6, rtol=0):
+        if same(got, value):
             continue
         hint = ""
-        if got.dim() == 2 and got.shape == value.T.shape and torch.allclose(got, value.T.double(), atol=1e-6, rtol=0):
-            hint = " (it holds the same values not transposed)"
+        if got.dim() == 2 and same(got, value.T):
+            hint = " (it holds that not transposed)"
+        else:
+            other = next((n for n, (v, _) in sources.items() if n != name and not same(v, value) and same(got, v)), None)
+            hint = f" (it holds what {other} should)" if other else ""
         wrong.append(f"{name} should be {how}{hint}")
     return wrong
+
+
+def listed(wrong: list[str], limit: int = 4) -> str:
+    """The wrong parameters, one a line, for a check's message."""
+    lines = [f"\n    - {w}" for w in wrong[:limit]]
+    return "".join(lines) + (f"\n    ... and {len(wrong) - limit} more" if len(wrong) > limit else "")
 
 
 def test_gpt2_weights_give_reference_logits():
@@ -607,9 +626,11 @@ def test_gpt2_weights_give_reference_logits():
             ids = stored["input_ids"]
             logits = oracle_logits(cfg, state, ids)
             if not torch.allclose(logits, stored["logits"].double(), atol=1e-4, rtol=1e-4):
-                expect(False, f"{what}: logits on ids of shape {tuple(ids.shape)}, vs those of GPT-2's own forward pass on that checkpoint",
-                       "the same logits", f"other logits; {len(wrong)} parameters differ: {'; '.join(wrong[:3])}")  # fmt: skip
-        expect(not wrong, f"{what}: {len(wrong)} parameters differ from the checkpoint", "every one loaded", "; ".join(wrong[:3]))
+                gap = float((logits - stored["logits"].double()).abs().max())
+                expect(False, f"{what}: logits on ids of shape {tuple(ids.shape)}, vs those of GPT-2's own forward pass on that "
+                       f"checkpoint; the parameters that differ from it:{listed(wrong)}",
+                       "the same logits", f"other logits (largest |difference| {gap:.3g})")  # fmt: skip
+        expect(not wrong, f"{what}: the parameters that differ from the checkpoint:{listed(wrong)}", "every one loaded", f"{len(wrong)} wrong")
 
 
 def test_assign_refuses_a_shape_mismatch():
