@@ -5,7 +5,7 @@ Probes (`probe_*`) run in the worker on the learner's code and send back plain d
   * SpamDataset reads a CSV file that the judge writes (the probe saves the judge's text to a
     temporary file), with a word tokenizer whose ids the judge knows;
   * the model is a stub whose logits the judge knows for every token and position,
-    logits[b, t] = table[idx[b, t]] + pos_emb.weight[t], so that reading the first token's or the
+    logits[b, t] = table[idx[b, t]] + pos[t], so that reading the first token's or the
     mean of all tokens' logits instead of the last token's gives another loss, accuracy or label.
     The judge draws its inputs until every such mistake gives a different answer from the right one.
 """
@@ -38,17 +38,25 @@ class Words:
 
 
 class PosTable(nn.Module):
-    """logits[b, t] = table[idx[b, t]] + pos_emb.weight[t]: C classes, context = pos_emb's rows."""
+    """logits[b, t] = table[idx[b, t]] + pos[t]: C classes, the context length pos_emb's rows.
+
+    pos is the first C columns of pos_emb.weight, which is WIDTH wide, as a GPT's is emb_dim wide:
+    the print book's classify_review reads the context length from pos_emb.weight.shape[1] by
+    mistake (its repository fixed it to shape[0]), harmless when that width is large."""
+
+    WIDTH = 16
 
     def __init__(self, table, pos):
         super().__init__()
         self.table = nn.Parameter(torch.as_tensor(table, dtype=torch.float32).clone())
-        self.pos_emb = nn.Embedding(pos.shape[0], pos.shape[1])
+        self.pos_emb = nn.Embedding(pos.shape[0], self.WIDTH)
         with torch.no_grad():
-            self.pos_emb.weight.copy_(pos)
+            self.pos_emb.weight.zero_()
+            self.pos_emb.weight[:, : pos.shape[1]] = pos
+        self.classes = pos.shape[1]
 
     def forward(self, idx):
-        return self.table[idx] + self.pos_emb.weight[: idx.shape[1]]  # (B, T, C)
+        return self.table[idx] + self.pos_emb.weight[: idx.shape[1], : self.classes]  # (B, T, C)
 
 
 class PlainSGD:
@@ -141,7 +149,7 @@ def probe_loop(learner, table, pos, train, val, lr, epochs, eval_freq, eval_iter
     expect(isinstance(out, tuple) and len(out) == 5, "train_classifier_simple(...)",
            "(train_losses, val_losses, train_accs, val_accs, examples_seen)", short(out, 80))  # fmt: skip
     lists = [[number(v, "train_classifier_simple(...)") for v in values] for values in out[:4]]
-    return lists, number(out[4], "examples_seen"), model.table.detach().clone(), model.pos_emb.weight.detach().clone()
+    return lists, number(out[4], "examples_seen"), model.table.detach().clone(), model.pos_emb.weight[:, : model.classes].detach().clone()
 
 
 def probe_review(learner, table, pos, vocab, texts, max_length, pad_token_id):
