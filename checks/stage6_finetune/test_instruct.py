@@ -145,7 +145,8 @@ def test_collate_truncates_to_allowed_max_length():
 
 def test_instruction_dataset_encodes_prompt_and_response():
     r = rng()
-    data = [draw_entry(r, r.random() < 0.5) for _ in range(r.randrange(2, 5))]
+    data = [draw_entry(r, True), draw_entry(r, False)] + [draw_entry(r, r.random() < 0.5) for _ in range(r.randrange(0, 3))]
+    r.shuffle(data)  # entries with an input and without, in any order
     got = expect_type(run(probe_dataset, data=data), dict, "the probe's result")
     expect_equal(got.get("len"), len(data), "len(InstructionDataset(data, tokenizer))")
     items = expect_type(got.get("items"), list, "the data set's items")
