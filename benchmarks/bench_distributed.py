@@ -55,10 +55,12 @@ def cpu(args) -> None:
     import os
 
     common = ["--model=small", "--precision=fp32", f"--max-steps={args.steps}", "--max-seconds=100000"]
+    load = os.getloadavg()[0]  # other work on the cores changes everything: several threads of one process wait on each other
     one, one_state, one_wall = learn(*common)
     two, two_state, two_wall = learn(*common, "--nproc=2")
     gap = max(abs(a[2] - b[2]) for a, b in zip(one_state["losses"], two_state["losses"]))
-    print(f"{os.cpu_count()} cores; preset small on Tiny Shakespeare, fp32, batch {one['config']['batch_size']}, {args.steps} steps")
+    print(f"{os.cpu_count()} cores (load {load:.1f} before, {os.getloadavg()[0]:.1f} after); preset small on Tiny Shakespeare, fp32, "
+          f"batch {one['config']['batch_size']}, {args.steps} steps")  # fmt: skip
     print(f"1 process  (every core):        {one['tokens_per_second']:9,.0f} tokens/s   wall {one_wall:5.1f} s   val loss {one['val_loss']:.4f}")
     print(f"2 processes (gloo, a core each): {two['tokens_per_second']:9,.0f} tokens/s   wall {two_wall:5.1f} s   val loss {two['val_loss']:.4f}"
           f"   {two['tokens_per_second'] / one['tokens_per_second']:.2f}x")  # fmt: skip

@@ -64,7 +64,7 @@ def read_text(data: str) -> tuple[str, str]:
         path = fetch(name) if name in DATASETS and not Path(data).is_file() else Path(data)
         text = path.read_text(encoding="utf-8")
     except DataError as e:
-        raise usage_error(escape(str(e))) from None
+        raise usage_error(escape(f"{e}; or give a copy with --data PATH")) from None
     except FileNotFoundError:
         raise usage_error(escape(f"--data {data}: no such file, and not one of {', '.join(n[:-4] for n in DATASETS)}")) from None
     except UnicodeDecodeError:
@@ -79,30 +79,30 @@ def read_text(data: str) -> tuple[str, str]:
 def pretrain(
     ctx: typer.Context,
     data: str = typer.Option("tinyshakespeare", "--data", metavar="NAME|PATH", help="tinyshakespeare, the-verdict, a UTF-8 text file, a folder of them, or a token file of `learn prepare` (.bin)."),
-    model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (see --help's end)."),
+    model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (above)."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", metavar="own|gpt2", help="Your stage-1 BPE tokenizer (trained here; the default) or GPT-2's."),
-    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, help="Your tokenizer's size (--tokenizer own)."),
-    context_length: Optional[int] = typer.Option(None, "--context-length", min=2),
-    emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1),
-    n_heads: Optional[int] = typer.Option(None, "--n-heads", min=1),
-    n_layers: Optional[int] = typer.Option(None, "--n-layers", min=1),
-    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=0.9),
-    qkv_bias: bool = typer.Option(False, "--qkv-bias"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    accumulation: int = typer.Option(1, "--accumulation", min=1, help="Micro-batches per optimizer step."),
-    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Peak learning rate."),
-    min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, help="Where the cosine ends (default: lr / 10)."),
-    warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, help="At most a fifth of the run."),
-    weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0),
+    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, metavar="N", help="Your tokenizer's size (--tokenizer own)."),
+    context_length: Optional[int] = typer.Option(None, "--context-length", min=2, metavar="N", help="Tokens the model sees at once."),
+    emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1, metavar="N", help="Width of every token's vector."),
+    n_heads: Optional[int] = typer.Option(None, "--n-heads", min=1, metavar="N", help="Attention heads per block."),
+    n_layers: Optional[int] = typer.Option(None, "--n-layers", min=1, metavar="N", help="Transformer blocks."),
+    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=0.9, metavar="P", help="Dropout probability."),
+    qkv_bias: bool = typer.Option(False, "--qkv-bias", help="Biases in the query, key and value projections."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, metavar="N", help="Sequences per micro-batch."),
+    accumulation: int = typer.Option(1, "--accumulation", min=1, metavar="K", help="Micro-batches per optimizer step."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, metavar="LR", help="Peak learning rate."),
+    min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, metavar="LR", help="Where the cosine ends (default: lr / 10)."),
+    warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, metavar="N", help="At most a fifth of the run."),
+    weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0, metavar="W", help="AdamW's weight decay."),
     precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32", help="bf16 autocast (fp32 weights) or fp32."),
-    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, help="The whole command's budget."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="The schedule's length in optimizer steps."),
-    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, help="Pause at this step, as Ctrl-C does; --resume goes on."),
+    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, metavar="S", help="The whole command's budget."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, metavar="N", help="The schedule's length in optimizer steps."),
+    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, metavar="STEP", help="Pause at this step, as Ctrl-C does; --resume goes on."),
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/DATA-PRESET)."),
     resume: bool = typer.Option(False, "--resume", help="Go on from the run's checkpoint (default: the latest run)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
-    seed: int = typer.Option(123, "--seed", help="Seeds the weights, dropout and the data order."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core, or its share of them with several processes)."),
+    seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the weights, dropout and the data order."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="N", help="torch threads (default: every core, or its share of them with several processes)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
     device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda|mps", help="Where to train (auto: a GPU if there is one)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model: faster steps on a GPU, after a minute of compiling."),
@@ -246,12 +246,13 @@ def _train(tree: Path, packages: list[str], kwargs: dict, files: dict, memory: i
     from learn.judge.workers import ProbeFailed
     from learn.worker.pretrain import probe_pretrain
 
-    saved = {"step": None}
+    saved = {"step": None, "events": 0}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("starting", total=None, info="")
 
         def on_event(event: dict) -> None:
+            saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
             kind = event.get("event")
             if kind == "phase":
                 bar.update(task, description=str(event.get("message")))
@@ -273,6 +274,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, files: dict, memory: i
             try:
                 result = engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
             except KeyboardInterrupt:
+                if not saved["events"]:  # still starting: nothing to save
+                    raise
                 bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
                 result = engine.stop(STOP_WAIT, on_event=on_event)
             if result["checkpoint"] is not None:
