@@ -5,9 +5,11 @@
     python benchmarks/bench_distributed.py gpu --nproc 8 --compile
 
 cpu: the default preset (small: 4 layers, 256 dims, context 128, your BPE of 2,048) on Tiny
-Shakespeare, --steps steps in fp32, once in one process (every core) and once with --nproc 2
-(half the cores each, the gloo backend): tokens/s of each from summary.json, and the largest
-difference between their losses (the same steps: it should be float rounding).
+Shakespeare, --steps steps in fp32, in one process (every core, then one thread) and with
+--nproc 2 (its share of the cores each, the gloo backend): tokens/s of each from summary.json,
+and the largest difference between the losses of the first and the last (the same steps: it
+should be float rounding). Other work on the machine weighs most on the first: the threads of
+one process wait for each other at every operation (the load average is printed).
 
 gpu: GPT-2 124M as the book configures it (12 layers, 12 heads, 768 dims, context 1,024, GPT-2's
 tokenizer; its own output layer, so 163 M parameters of which 124 M multiply) in bf16 autocast
@@ -57,13 +59,15 @@ def cpu(args) -> None:
     common = ["--model=small", "--precision=fp32", f"--max-steps={args.steps}", "--max-seconds=100000"]
     load = os.getloadavg()[0]  # other work on the cores changes everything: several threads of one process wait on each other
     one, one_state, one_wall = learn(*common)
+    single, _, single_wall = learn(*common, "--threads=1")
     two, two_state, two_wall = learn(*common, "--nproc=2")
     gap = max(abs(a[2] - b[2]) for a, b in zip(one_state["losses"], two_state["losses"]))
     print(f"{os.cpu_count()} cores (load {load:.1f} before, {os.getloadavg()[0]:.1f} after); preset small on Tiny Shakespeare, fp32, "
           f"batch {one['config']['batch_size']}, {args.steps} steps")  # fmt: skip
-    print(f"1 process  (every core):        {one['tokens_per_second']:9,.0f} tokens/s   wall {one_wall:5.1f} s   val loss {one['val_loss']:.4f}")
+    print(f"1 process, every core:           {one['tokens_per_second']:9,.0f} tokens/s   wall {one_wall:5.1f} s   val loss {one['val_loss']:.4f}")
+    print(f"1 process, 1 thread:             {single['tokens_per_second']:9,.0f} tokens/s   wall {single_wall:5.1f} s")
     print(f"2 processes (gloo, a core each): {two['tokens_per_second']:9,.0f} tokens/s   wall {two_wall:5.1f} s   val loss {two['val_loss']:.4f}"
-          f"   {two['tokens_per_second'] / one['tokens_per_second']:.2f}x")  # fmt: skip
+          f"   {two['tokens_per_second'] / one['tokens_per_second']:.2f}x the first, {two['tokens_per_second'] / single['tokens_per_second']:.2f}x the second")  # fmt: skip
     print(f"largest difference between their {len(one_state['losses'])} training losses: {gap:.2e}")
 
 

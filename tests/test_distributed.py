@@ -19,6 +19,7 @@ import torch
 
 from learn import ROOT
 
+two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="--nproc 2 on the CPU needs two cores")
 #: Two micro-batches of 8 per step: each of two ranks takes 4 rows of each, and DDP averages once.
 TINY = ("--model", "tiny", "--vocab-size", 300, "--precision", "fp32", "--batch-size", 8, "--accumulation", 2, "--max-steps", 6)
 
@@ -47,6 +48,7 @@ def close(a: list, b: list, tol: float = 1e-4) -> bool:
     return len(a) == len(b) and all(abs(x - y) <= tol for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 
 
+@two_cores
 def test_two_processes_take_the_steps_of_one_and_their_checkpoint_goes_on_in_one(text_file, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     alone = pretrain("--data", text_file, *TINY, "--run", one, "--json")
@@ -72,6 +74,7 @@ def test_two_processes_take_the_steps_of_one_and_their_checkpoint_goes_on_in_one
     assert abs(float(summary.split('"val_loss": ')[1].split(",")[0]) - float(alone.stdout.split('"val_loss": ')[1].split(",")[0])) < 1e-4
 
 
+@two_cores
 def test_too_many_processes_or_a_batch_they_cannot_share_is_one_line(text_file, tmp_path):
     result = pretrain("--data", text_file, "--nproc", (os.cpu_count() or 1) + 1)
     assert result.returncode == 2 and "--nproc" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -91,6 +94,7 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
+@two_cores
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks in /proc")
 def test_a_rank_that_dies_stops_the_run_with_one_line(text_file, tmp_path):
     run = tmp_path / "run"

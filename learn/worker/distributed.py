@@ -95,7 +95,7 @@ class Place:
         if self.device == "cuda":
             if self.local_rank >= torch.cuda.device_count():
                 raise BadInput(f"rank {self.rank} wants GPU {self.local_rank}, and this machine has {torch.cuda.device_count()}: "
-                           "start at most one process per GPU")  # fmt: skip
+                               "start at most one process per GPU")  # fmt: skip
             torch.cuda.set_device(self.local_rank)  # "cuda" is this rank's GPU from now on
             torch.set_float32_matmul_precision("high")  # TF32 on Ampere and newer
             self.name = torch.cuda.get_device_name()
@@ -134,7 +134,7 @@ class Place:
             op(tensor)
         except Exception as e:  # noqa: BLE001
             raise BadInput(f"another process of this run stopped or does not answer, so rank {self.rank} stops too "
-                       f"({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None  # fmt: skip
+                           f"({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None  # fmt: skip
         return tensor
 
     def _vector(self, values: list[float]) -> torch.Tensor:
