@@ -123,7 +123,7 @@ def _bytes_of(batches: list, tok) -> int:
     return max(1, len(tok.decode(ids).encode("utf-8")))
 
 
-class _Stop:
+class Stop:
     """Set by SIGUSR1: the loop ends after the step it is in."""
 
     def __init__(self):
@@ -146,7 +146,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     """
     import torch
 
-    stop = _Stop()
+    stop = Stop()
     stage2, stage4 = importlib.import_module("stage2_data"), importlib.import_module("stage4_model")
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
     split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
