@@ -423,7 +423,8 @@ def instruct(
                "exact_match_after": sum(s["correct_after"] for s in scored) / len(scored), "exact_match_by_kind": by_kind,
                **{k: worker[k] for k in ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped")},
                "seconds": round(time.time() - started, 2), "init": record, "lora": adapters, "data": what,
-               "split": {name: len(rows) for name, rows in splits.items()}, "tasks": tasks, "eval_tasks": eval_tasks,
+               "split": {name: len(rows) for name, rows in splits.items()}, "left_out": worker["left_out"], "tasks": tasks,
+               "eval_tasks": eval_tasks,
                "mask_prompt": mask_prompt, "tokenizer": info["tokenizer"], "pad_token_id": worker["pad_token_id"],
                "config": worker["config"]}  # fmt: skip
     finish(folder, summary, as_json)

@@ -236,7 +236,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, reser
             if state["step"] == CALIBRATION_STEPS and math.isfinite(deadline):
                 per_step = spent / CALIBRATION_STEPS
                 left = deadline - time.time() - reserve_batches * per_step / 2 - 2.0  # a forward pass: about a third of a step
-                state["total_steps"] = max(state["step"] + 1, min(state["total_steps"], state["step"] + int(left / per_step)))
+                state["total_steps"] = min(state["total_steps"], state["step"] + max(0, int(left / per_step)))
                 warmup = max(1, min(warmup, state["total_steps"] // 5))
             done = state["step"] == state["total_steps"]
             if state["step"] % max(1, state["total_steps"] // EVALS) == 0 or done:
@@ -420,10 +420,17 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     model, config, tok, published = start_model(learner, init, train["seed"])
     pad, ctx = end_of_text(tok), config["context_length"]
     emit("phase", message="tokenizing the instructions")
-    train_set = learner.InstructionDataset(data["train"] + tasks["train"], tok)
-    val_set = learner.InstructionDataset(data["validation"], tok)
+
+    def fits(entry) -> bool:  # a prompt that fills the context leaves no response token in the window
+        return len(tok.encode(learner.format_input(entry))) < ctx
+
+    train_entries = [e for e in data["train"] + tasks["train"] if fits(e)]
+    val_entries = [e for e in data["validation"] if fits(e)]
+    left_out = len(data["train"]) + len(tasks["train"]) + len(data["validation"]) - len(train_entries) - len(val_entries)
+    train_set, val_set = learner.InstructionDataset(train_entries, tok), learner.InstructionDataset(val_entries, tok)
     if len(train_set) < train["batch_size"] or len(val_set) == 0:
-        raise BadInput(f"{len(train_set)} training and {len(val_set)} validation entries: too few for a batch of {train['batch_size']}")
+        raise BadInput(f"{len(train_set)} training and {len(val_set)} validation entries whose prompt fits in the context of "
+                       f"{ctx} tokens: too few for a batch of {train['batch_size']}")  # fmt: skip
     mask = train["mask_prompt"]
     loader = DataLoader(range(len(train_set)), batch_size=train["batch_size"], shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(train["seed"]),
@@ -459,7 +466,7 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     emit("phase", message=f"answering the {len(data['test'])} test instructions")
     test_responses = respond(learner, model, tok, data["test"], ctx, new_tokens, eos)
     summary = {
-        "stopped": state["stopped"], "val_loss_before": val_before, "val_loss": mean_loss(val_batches),
+        "stopped": state["stopped"], "left_out": left_out, "val_loss_before": val_before, "val_loss": mean_loss(val_batches),
         "train_loss": state["evals"][-1][2], "steps": state["step"], "epochs": round(state["epochs"], 3),
         "examples_seen": state["examples_seen"], "trainable_parameters": _count(params),
         "parameters": _count(list(model.parameters())), "pad_token_id": pad, "config": config,
