@@ -188,7 +188,7 @@ def write_json(path: Path, value) -> None:
         raise usage_error(escape(f"cannot write {path} ({e.strerror or e})")) from None
 
 
-def default_name(task: str, init: Optional[str], record: dict) -> str:
+def default_name(task: str, record: dict) -> str:
     """classify-<the init run's name> or classify-gpt2."""
     base = "gpt2" if record["kind"] == "gpt2" else Path(record["run"]).name
     return f"{task}-{base}"
@@ -224,10 +224,17 @@ def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], fol
         elif event.get("event") == "eval" and not quiet:
             console.print(print_eval(event))
 
-    result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT)
-    if not weights.done:
-        err.print("[bold red]error:[/] the worker sent no weights")
-        raise typer.Exit(1)
+    try:
+        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT)
+        if not weights.done:
+            err.print("[bold red]error:[/] the worker sent no weights")
+            raise typer.Exit(1)
+    except typer.Exit:
+        for name in ("run.json", "tokenizer.json", "checkpoint.pt.part"):  # a run that trained nothing leaves nothing
+            (folder / name).unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+        raise
     return result
 
 
@@ -297,7 +304,7 @@ def classify(
         sizes = ", ".join(f"{len(s)} {name}" for name, s in splits.items())
         raise usage_error(escape(f"--data {what}: too few texts of each label ({sizes} after balancing) for a batch of {batch_size}"))
     start, record, tokenizer = start_from(init)
-    folder = new_folder(run, default_name("classify", init, record))
+    folder = new_folder(run, default_name("classify", record))
     settings = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "warmup_steps": warmup_steps, "weight_decay": weight_decay,
                 "precision": precision, "layers": layers, "seed": seed, "eval_batches": 5}  # fmt: skip
     info = {"task": "classify", "init": record, "lora": adapters, "train": settings, "data": what,
@@ -385,7 +392,7 @@ def instruct(
                                  f"and fill a batch of {batch_size}"))  # fmt: skip
     generated = {"train": make_tasks(tasks, "train"), "test": make_tasks(eval_tasks, "test")}
     start, record, tokenizer = start_from(init)
-    folder = new_folder(run, default_name("instruct", init, record))
+    folder = new_folder(run, default_name("instruct", record))
     settings = {"batch_size": batch_size, "epochs": epochs, "lr": lr, "warmup_steps": warmup_steps, "weight_decay": weight_decay,
                 "precision": precision, "mask_prompt": mask_prompt, "max_new_tokens": max_new_tokens, "seed": seed,
                 "eval_batches": 5}  # fmt: skip
