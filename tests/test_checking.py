@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from learn.judge.checking import expect, expect_equal
+from learn.judge.checking import TensorData, expect, expect_close_data, expect_equal
 
 
 def message(call, *args) -> str:
@@ -30,3 +30,12 @@ def test_a_description_or_an_already_formatted_value_is_shown_as_it_is():
 def test_a_long_value_is_cut():
     text = message(expect_equal, list(range(1000)), [], "ids")
     assert "chars)" in text and len(text) < 500
+
+
+def test_close_data_names_the_worst_element_and_a_wrong_shape():
+    got = TensorData("float32", (2, 2), [[1.0, 2.0], [3.5, float("nan")]])
+    expect_close_data(TensorData("float32", (2,), [1.0, 2.0000001]), [1.0, 2.0], (2,), "bias")
+    text = message(expect_close_data, got, [[1.0, 2.0], [3.0, 4.0]], (2, 2), "table")
+    assert "at index (1, 1)" in text and "expected: 4\n" in text and "got:      nan" in text
+    text = message(expect_close_data, TensorData("float32", (2,), [1.0, 2.0]), [[1.0, 2.0]], (1, 2), "table")
+    assert "table: shape" in text and "expected: (1, 2)" in text

@@ -115,7 +115,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(text_file, tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "said"),
-    [(None, "no such file"), (b"", "empty"), (b"\xff\xfe\x00bad", "not UTF-8"), ("short text " * 30, "too")],
+    [(None, "no such file"), (b"", "empty"), (b"\xff\xfe\x00bad", "not UTF-8"), ("short text " * 30, "too short")],
 )
 def test_bad_data_is_one_line(tmp_path, content, said):
     path = tmp_path / "data.txt"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from learn.judge.checking import TensorData, expect, expect_equal, expect_type, plain_tensor, rng, run, short, tensor_data
+from learn.judge.checking import expect, expect_close_data, expect_equal, expect_type, flat, plain_tensor, rng, run, short, tensor_data
 
 if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
     import torch  # noqa: F401
@@ -109,26 +109,6 @@ def probe_forward(learner, configs):
 # ---------------------------------------------------------------------- reading the answers
 
 
-def flat(values):
-    return [x for v in values for x in flat(v)] if type(values) is list else [values]
-
-
-def expect_close(got: TensorData, expected: list, shape: tuple, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
-    """Same shape and values within tolerance; the message names the worst element (as torch's would)."""
-    expect(got.shape == shape, f"{what}: shape", str(shape), str(got.shape))
-    worst, where = -1.0, 0
-    for k, (g, e) in enumerate(zip(flat(got.values), flat(expected))):
-        diff = abs(g - e) if math.isfinite(g) else math.inf
-        if diff > atol + rtol * abs(e) and diff > worst:
-            worst, where = diff, k
-    if worst >= 0:
-        index = tuple((where // math.prod(shape[i + 1 :])) % shape[i] for i in range(len(shape)))
-        raise AssertionError(
-            f"{what}: values differ (largest |difference| {worst:.3g} at index {index})\n"
-            f"  expected: {flat(expected)[where]:.6g}\n  got:      {flat(got.values)[where]:.6g}"
-        )
-
-
 def check_table(v, name, rows, dim, call):
     """A table of the learner's own initialisation: its shape and properties, not its values."""
     t = tensor_data(v, f"{call}.{name}.weight")
@@ -202,4 +182,4 @@ def test_embedding_adds_token_and_position_vectors():
             expected = [[[tok[i][d] + pos[t][d] for d in range(dim)] for t, i in enumerate(row)] for row in ids]
             call = f"GPTEmbedding({vocab}, {dim}, {context}) with tables the grader chose, on ids {ids}"
             out = tensor_data(v, call)
-            expect_close(out, expected, (len(ids), T, dim), f"{call}: tok_emb.weight[ids] + pos_emb.weight[0..{T - 1}]")
+            expect_close_data(out, expected, (len(ids), T, dim), f"{call}: tok_emb.weight[ids] + pos_emb.weight[0..{T - 1}]")

@@ -2,40 +2,63 @@
 
 Probes (`probe_*`) run in the worker on the learner's code and send back plain data; the checks
 (`test_*`) run in the judge and compute every expected value themselves. The models are stubs
-whose logits the judge knows: Table gives logits = scale * table[idx], the judge's table.
+whose logits the judge knows: Table gives logits = table[idx], the judge's table. The tokenizer is
+a stub too, one id per character from a table the judge draws (Chars).
+
+The judge never imports torch (most of a second at start, and the stage's checks should take
+about twice a bare `import torch`): it draws the tables and the batches as plain lists (tables in
+multiples of 1/256, which float32 holds exactly), the probes make the tensors, and the judge's
+cross-entropy is written here in plain Python.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-from learn.judge.checking import expect, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_equal, plain_tensor, rng, run, short, tensor_data
 
 PKG = "stage5_pretrain"
+EOT = "<|endoftext|>"
+
+if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): torch and the stub model
+    import torch
+    import torch.nn as nn
+
+    class Table(nn.Module):
+        """logits[b, t] = table[idx[b, t]]; records (training, grad enabled) at each call."""
+
+        def __init__(self, table):
+            super().__init__()
+            self.table = nn.Parameter(torch.tensor(table))  # (V, V), float32
+            self.seen = []
+
+        def forward(self, idx):
+            self.seen.append((self.training, torch.is_grad_enabled()))
+            return self.table[idx]  # (B, T, V)
 
 
-class Table(nn.Module):
-    """logits[b, t] = scale * table[idx[b, t]]; records (training, grad enabled) at each call."""
+class Chars:
+    """A tokenizer with tiktoken's encode and decode: one id per character, from the judge's
+    table {character: id}, and <|endoftext|> as one id. Like tiktoken, encode refuses a text that
+    holds <|endoftext|> unless allowed_special lets it through, and decode wants a sequence of ints."""
 
-    def __init__(self, table, scale=1.0):
-        super().__init__()
-        self.table = nn.Parameter(torch.as_tensor(table, dtype=torch.float32).clone())
-        self.scale = scale
-        self.seen = []
+    def __init__(self, ids, eot_id):
+        self.ids, self.eot_id = dict(ids), eot_id
+        self.chars = {i: c for c, i in self.ids.items()}
 
-    def forward(self, idx):
-        self.seen.append((self.training, torch.is_grad_enabled()))
-        return self.scale * self.table[idx]  # (B, T, V)
+    def encode(self, text, allowed_special=frozenset(), **kwargs):
+        parts = text.split(EOT)
+        if len(parts) > 1 and not (allowed_special == "all" or EOT in allowed_special):
+            raise ValueError(f"the text holds {EOT} but encode() was called without allowed_special={{{EOT!r}}}")
+        out = []
+        for k, part in enumerate(parts):
+            out += [self.eot_id] * (k > 0) + [self.ids[c] for c in part]
+        return out
 
-
-def near(got, expected, what, atol=1e-5, rtol=1e-4):
-    """Fail unless the number `got` is within tolerance of `expected`."""
-    ok = isinstance(got, (int, float)) and abs(got - expected) <= atol + rtol * abs(expected)
-    expect(ok, what, f"{expected:.6g}", got if not isinstance(got, float) else f"{got:.6g}")
+    def decode(self, tokens):
+        ids = [operator.index(i) for i in tokens]  # TypeError for a list of lists, as tiktoken's
+        return "".join(EOT if i == self.eot_id else self.chars[i] for i in ids)
 
 
 def need_fn(learner, name):
@@ -45,97 +68,188 @@ def need_fn(learner, name):
 
 
 def as_float(value, what):
+    """In a probe: a number the learner's code returned (a float, an int or a one-element tensor)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.detach())
     expect(isinstance(value, (int, float)), what, "a number", short(value, 60))
     return float(value)
 
 
+def loader(batches):
+    """In a probe: the judge's batches as a loader, a list of (inputs, targets) int64 tensors (B, T)."""
+    return [(torch.tensor(x), torch.tensor(y)) for x, y in batches]
+
+
 # ------------------------------------------------------------------------------------- probes
 
 
-def probe_batch_loss(learner, table, cases, losses):
+def probe_batch_loss(learner, table, cases):
     fn = need_fn(learner, "calc_loss_batch")
     out = []
-    for x, y in cases:
+    for x, y in loader(cases):
         loss = fn(x, y, Table(table), "cpu")
         expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "calc_loss_batch(...)", "a scalar tensor", short(loss, 60))
         expect(loss.requires_grad, "calc_loss_batch(...)", "a loss that can be back-propagated", "requires_grad=False")
         out.append(float(loss.detach()))
-    ppl = need_fn(learner, "perplexity")
-    return out, [as_float(ppl(v), "perplexity(loss)") for v in losses]
+    return out
+
+
+def probe_token_ids(learner, ids, eot_id, texts, batches):
+    """text_to_token_ids(text, Chars(...)) for each text, and token_ids_to_text on each (1, T)
+    batch of ids, and on what text_to_token_ids gave."""
+    to_ids, to_text = need_fn(learner, "text_to_token_ids"), need_fn(learner, "token_ids_to_text")
+    tokenizer = Chars(ids, eot_id)
+    encoded = [to_ids(text, tokenizer) for text in texts]
+    decoded = [to_text(torch.tensor(batch), tokenizer) for batch in batches]
+    back = [to_text(t, tokenizer) for t in encoded]
+    return [plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)], decoded, back
 
 
 def probe_loader_loss(learner, table, batches, calls):
     fn = need_fn(learner, "calc_loss_loader")
-    model = Table(table)
-    return [as_float(fn(list(batches[:n_loader]), model, "cpu", num_batches=nb), "calc_loss_loader(...)") for n_loader, nb in calls]
+    model, batches = Table(table), loader(batches)
+    return [as_float(fn(batches[:n_loader], model, "cpu", num_batches=nb), "calc_loss_loader(...)") for n_loader, nb in calls]
 
 
 def probe_evaluate(learner, table, train, val, eval_iter):
     fn = need_fn(learner, "evaluate_model")
     model = Table(table)
     model.train()
-    got = fn(model, train, val, "cpu", eval_iter)
+    got = fn(model, loader(train), loader(val), "cpu", eval_iter)
     expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
     return [as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training
+
+
+def probe_measures(learner, losses, sizes):
+    ppl, bpb = need_fn(learner, "perplexity"), need_fn(learner, "bits_per_byte")
+    return ([as_float(ppl(v), f"perplexity({v})") for v in losses],
+            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes])  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- inputs, oracles
 
 
-def draw(g, vocab, n, b, t):
-    return [(torch.randint(0, vocab, (b, t), generator=g), torch.randint(0, vocab, (b, t), generator=g)) for _ in range(n)]
+def drawn_table(r, vocab, sd=2.0):
+    """A (vocab, vocab) table of normal draws, in multiples of 1/256 (exact in float32)."""
+    return [[round(r.gauss(0.0, sd) * 256) / 256 for _ in range(vocab)] for _ in range(vocab)]
 
 
-def ce(table, x, y, scale=1.0):
-    logits = scale * table[x]  # (B, T, V)
-    return float(F.cross_entropy(logits.flatten(0, 1), y.flatten()))  # (B*T, V), (B*T,)
+def drawn_ids(r, vocab, b, t):
+    return [[r.randrange(vocab) for _ in range(t)] for _ in range(b)]
+
+
+def drawn_batches(r, vocab, n, b, t):
+    """n (inputs, targets) batches of shape (b, t), as lists of ids."""
+    return [(drawn_ids(r, vocab, b, t), drawn_ids(r, vocab, b, t)) for _ in range(n)]
+
+
+def cross_entropy(table, x, y):
+    """The mean over every position of -log softmax(table[x])[y], x and y lists of lists (B, T)."""
+    losses = []
+    for row_x, row_y in zip(x, y):
+        for i, j in zip(row_x, row_y):
+            z = table[i]
+            m = max(z)
+            losses.append(m + math.log(sum(math.exp(v - m) for v in z)) - z[j])
+    return sum(losses) / len(losses)
+
+
+def near(got, expected, what, atol=1e-5, rtol=1e-4):
+    """Fail unless the number `got` is within tolerance of `expected`."""
+    ok = type(got) in (int, float) and abs(got - expected) <= atol + rtol * abs(expected)
+    expect(ok, what, f"{expected:.6g}", f"{got:.6g}" if type(got) is float else short(got, 60))
+
+
+def pieces(text):
+    """The characters of text, with each <|endoftext|> as one piece."""
+    out = []
+    for k, part in enumerate(text.split(EOT)):
+        out += [EOT] * (k > 0) + list(part)
+    return out
 
 
 # ------------------------------------------------------------------------------------- checks
 
 
 def test_loss_matches_cross_entropy():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    cases = draw(g, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + draw(g, vocab, 1, 1, r.randint(2, 5))
-    losses = [0.0, r.uniform(0.5, 4.0)]
-    got, ppl = run(probe_batch_loss, table=table, cases=cases, losses=losses)
+    table = drawn_table(r, vocab)
+    cases = drawn_batches(r, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + drawn_batches(r, vocab, 1, 1, r.randint(2, 5))
+    got = run(probe_batch_loss, table=table, cases=cases)
+    expect(type(got) is list and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
     for (x, y), v in zip(cases, got):
-        near(v, ce(table, x, y), f"calc_loss_batch on inputs of shape {tuple(x.shape)}")
-    for loss, v in zip(losses, ppl):
-        near(v, math.exp(loss), f"perplexity({loss:.4f})")
+        near(v, cross_entropy(table, x, y), f"calc_loss_batch on inputs of shape ({len(x)}, {len(x[0])})")
+
+
+def test_text_token_ids_round_trip():
+    r = rng()
+    alphabet = list("abcdefghij XYZ.,\n") + ["é", "ß", "中", "文", "😀"]
+    chars = r.sample(alphabet, r.randint(8, len(alphabet)))
+    ids = dict(zip(chars, r.sample(range(1, 5000), len(chars))))
+    eot_id = r.randrange(5000, 5100)
+    words = ["".join(r.choice(chars) for _ in range(r.randint(2, 6))) for _ in range(4)]
+    texts = [words[0] + EOT + words[1], words[2], EOT + words[3] + EOT, r.choice(chars)]  # the last: one token, (1, 1)
+    tokenizer_ids = [[eot_id if piece == EOT else ids[piece] for piece in pieces(text)] for text in texts]
+    decode = [(tokenizer_ids[i], texts[i]) for i in (0, 1, 3)]
+    batches = [[tokens] for tokens, _ in decode]  # (1, T) each
+    encoded, decoded, back = run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches)
+    expect(type(encoded) is list and len(encoded) == len(texts), "text_to_token_ids results", len(texts), short(encoded, 60))
+    for text, tokens, v in zip(texts, tokenizer_ids, encoded):
+        what = f"text_to_token_ids({short(text, 40)}, tokenizer)"
+        t = tensor_data(v, what)
+        expect(t.shape == (1, len(tokens)), f"{what}: shape", f"(1, {len(tokens)}): a batch of one", str(t.shape))
+        expect(t.dtype in ("int64", "int32"), f"{what}: dtype", "int64 (token ids)", t.dtype)
+        expect_equal(t.values, [tokens], what)
+    for (tokens, text), got in zip(decode, decoded):
+        expect_equal(got, text, f"token_ids_to_text(tensor({short([tokens], 40)}), tokenizer)")
+    for text, got in zip(texts, back):
+        expect_equal(got, text, f"token_ids_to_text(text_to_token_ids({short(text, 40)}, tokenizer), tokenizer)")
 
 
 def test_loader_loss_mean_cap_and_empty():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    batches = draw(g, vocab, 4, 2, r.randint(3, 5))
+    table = drawn_table(r, vocab)
+    batches = drawn_batches(r, vocab, 4, 2, r.randint(3, 5))
     calls = [(4, None), (4, 2), (3, 10), (0, None)]
     got = run(probe_loader_loss, table=table, batches=batches, calls=calls)
-    expect(len(got) == len(calls), "calc_loss_loader results", len(calls), len(got))
+    expect(type(got) is list and len(got) == len(calls), "calc_loss_loader results", len(calls), short(got, 60))
     for (n_loader, nb), v in zip(calls, got):
         what = f"calc_loss_loader(a loader of {n_loader} batches, num_batches={nb})"
         if n_loader == 0:
-            expect(math.isnan(v), what, "nan (no batch to average)", v)
+            expect(type(v) is float and math.isnan(v), what, "nan (no batch to average)", v)
             continue
         n = n_loader if nb is None else min(nb, n_loader)
-        near(v, sum(ce(table, x, y) for x, y in batches[:n]) / n, what)
+        near(v, sum(cross_entropy(table, x, y) for x, y in batches[:n]) / n, what)
 
 
 def test_evaluate_restores_train_mode():
-    r, g = rng(), torch_gen()
+    r = rng()
     vocab = r.randint(5, 9)
-    table = torch.randn(vocab, vocab, generator=g) * 2
-    train, val = draw(g, vocab, 3, 2, 4), draw(g, vocab, 2, 2, 4)
+    table = drawn_table(r, vocab)
+    train, val = drawn_batches(r, vocab, 3, 2, 4), drawn_batches(r, vocab, 2, 2, 4)
     eval_iter = r.randint(1, 2)
     losses, seen, training = run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter)
-    near(losses[0], sum(ce(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
-    near(losses[1], sum(ce(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
+    near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
+    near(losses[1], sum(cross_entropy(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
     expect(len(seen) == 2 * eval_iter, "forward passes during evaluate_model", 2 * eval_iter, len(seen))
     expect(all(not tr for tr, _ in seen), "model.training during evaluation", "False (model.eval())", [tr for tr, _ in seen])
     expect(all(not gr for _, gr in seen), "gradients during evaluation", "off (torch.no_grad())", [gr for _, gr in seen])
     expect(training is True, "model.training after evaluate_model", True, training)
+
+
+def test_perplexity_and_bits_per_byte():
+    r = rng()
+    losses = [0.0, 2.0, r.uniform(0.5, 6.0), r.uniform(0.5, 6.0)]
+    sizes = [(3.0, 1000, 3000)]  # the lesson's example: 1.4427
+    for _ in range(3):
+        tokens = r.randint(50, 5000)
+        sizes.append((r.uniform(0.5, 6.0), tokens, int(tokens * r.uniform(1.5, 5.0))))
+    ppl, bpb = run(probe_measures, losses=losses, sizes=sizes)
+    expect(type(ppl) is list and type(bpb) is list and (len(ppl), len(bpb)) == (len(losses), len(sizes)),
+           "perplexity and bits_per_byte results", f"{len(losses)} and {len(sizes)} numbers", short((ppl, bpb), 60))  # fmt: skip
+    for loss, v in zip(losses, ppl):
+        near(v, math.exp(loss), f"perplexity({loss:.6g}) (e to the loss in nats)")
+    for (loss, tokens, size), v in zip(sizes, bpb):
+        near(v, loss * tokens / size / math.log(2), f"bits_per_byte({loss:.6g}, num_tokens={tokens}, num_bytes={size})")

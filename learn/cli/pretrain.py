@@ -55,7 +55,7 @@ def read_text(data: str) -> tuple[str, str]:
         path = fetch(name) if name in DATASETS and not Path(data).is_file() else Path(data)
         text = path.read_text(encoding="utf-8")
     except DataError as e:
-        raise usage_error(escape(str(e))) from None
+        raise usage_error(escape(f"{e}; or give a copy with --data PATH")) from None
     except FileNotFoundError:
         texts = ", ".join(n[:-4] for n in DATASETS if n.endswith(".txt"))
         raise usage_error(escape(f"--data {data}: no such file, and not one of {texts}")) from None
@@ -70,30 +70,30 @@ def read_text(data: str) -> tuple[str, str]:
 
 def pretrain(
     data: str = typer.Option("tinyshakespeare", "--data", metavar="NAME|PATH", help="tinyshakespeare, the-verdict, or a UTF-8 text file."),
-    model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (see --help's end)."),
+    model: str = typer.Option("small", "--model", metavar="PRESET", help="tiny, small or base (above)."),
     tokenizer: str = typer.Option("own", "--tokenizer", metavar="own|gpt2", help="Your stage-1 BPE tokenizer (trained here) or GPT-2's."),
-    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, help="Your tokenizer's size (--tokenizer own)."),
-    context_length: Optional[int] = typer.Option(None, "--context-length", min=2),
-    emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1),
-    n_heads: Optional[int] = typer.Option(None, "--n-heads", min=1),
-    n_layers: Optional[int] = typer.Option(None, "--n-layers", min=1),
-    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=0.9),
-    qkv_bias: bool = typer.Option(False, "--qkv-bias"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    accumulation: int = typer.Option(1, "--accumulation", min=1, help="Micro-batches per optimizer step."),
-    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Peak learning rate."),
-    min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, help="Where the cosine ends (default: lr / 10)."),
-    warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, help="At most a fifth of the run."),
-    weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0),
+    vocab_size: Optional[int] = typer.Option(None, "--vocab-size", min=257, metavar="N", help="Your tokenizer's size (--tokenizer own)."),
+    context_length: Optional[int] = typer.Option(None, "--context-length", min=2, metavar="N", help="Tokens the model sees at once."),
+    emb_dim: Optional[int] = typer.Option(None, "--emb-dim", min=1, metavar="N", help="Width of every token's vector."),
+    n_heads: Optional[int] = typer.Option(None, "--n-heads", min=1, metavar="N", help="Attention heads per block."),
+    n_layers: Optional[int] = typer.Option(None, "--n-layers", min=1, metavar="N", help="Transformer blocks."),
+    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=0.9, metavar="P", help="Dropout probability."),
+    qkv_bias: bool = typer.Option(False, "--qkv-bias", help="Biases in the query, key and value projections."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, metavar="N", help="Sequences per micro-batch."),
+    accumulation: int = typer.Option(1, "--accumulation", min=1, metavar="K", help="Micro-batches per optimizer step."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, metavar="LR", help="Peak learning rate."),
+    min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, metavar="LR", help="Where the cosine ends (default: lr / 10)."),
+    warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, metavar="N", help="At most a fifth of the run."),
+    weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0, metavar="W", help="AdamW's weight decay."),
     precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32", help="bf16 autocast (fp32 weights) or fp32."),
-    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, help="The whole command's budget."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="The schedule's length in optimizer steps."),
-    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, help="Pause at this step, as Ctrl-C does; --resume goes on."),
+    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, metavar="S", help="The whole command's budget."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, metavar="N", help="The schedule's length in optimizer steps."),
+    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, metavar="STEP", help="Pause at this step, as Ctrl-C does; --resume goes on."),
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/DATA-PRESET)."),
     resume: bool = typer.Option(False, "--resume", help="Go on from the run's checkpoint (default: the latest run)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
-    seed: int = typer.Option(123, "--seed", help="Seeds the weights, dropout and the data order."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
+    seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the weights, dropout and the data order."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="N", help="torch threads (default: every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
 ):  # fmt: skip
     """Train your GPT on a text; write checkpoint, loss curve, samples and summary to runs/NAME/.

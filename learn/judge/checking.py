@@ -24,6 +24,7 @@ the worker too, so it must not read fixtures: read them inside a check (`fixture
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import time
 from pathlib import Path
@@ -186,6 +187,30 @@ def tensor_data(v, what: str) -> TensorData:
     ok = ok and all(type(n) is int and n >= 0 for n in v["shape"]) and _well_formed(v.get("values"), v["shape"])
     expect(ok, f"{what}: type", "a torch.Tensor", short(v, 80))
     return TensorData(v["dtype"], tuple(v["shape"]), v["values"])
+
+
+def flat(values) -> list:
+    """The numbers of nested lists (TensorData.values, say) in order, as one list."""
+    return [x for v in values for x in flat(v)] if type(values) is list else [values]
+
+
+def expect_close_data(got: TensorData, expected: list, shape: tuple, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """expect_close for a tensor that crossed as plain data (`tensor_data`), against nested lists
+    the judge computed, without torch: same shape, values within tolerance, the message naming
+    the worst element."""
+    expect(got.shape == tuple(shape), f"{what}: shape", str(tuple(shape)), str(got.shape))
+    got_flat, exp_flat = flat(got.values), flat(expected)
+    worst, where = -1.0, 0
+    for k, (g, e) in enumerate(zip(got_flat, exp_flat)):
+        diff = abs(g - e) if math.isfinite(g) else math.inf
+        if diff > atol + rtol * abs(e) and diff > worst:
+            worst, where = diff, k
+    if worst >= 0:
+        index = tuple((where // math.prod(shape[i + 1 :])) % shape[i] for i in range(len(shape)))
+        raise AssertionError(
+            f"{what}: values differ (largest |difference| {worst:.3g} at index {index})\n"
+            f"  expected: {exp_flat[where]:.6g}\n  got:      {got_flat[where]:.6g}"
+        )
 
 
 def as_tiktoken(pattern: str, merges: list[list[int]], special_tokens: dict[str, int]):

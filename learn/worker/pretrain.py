@@ -44,6 +44,7 @@ EVALS = 10  # evaluations in a run whose length is known
 STEP_EVENTS = 0.2  # seconds between step events: the bar needs no more
 CALIBRATION_STEPS = 10  # with --max-seconds, the schedule's length is fixed from these steps' speed
 SAMPLE_PROMPTS = ("\n", "The ", "ROMEO:")
+SAMPLE_TOKENS = 200  # new tokens per sample
 
 
 class BadInput(AssertionError):
@@ -159,12 +160,13 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
     val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
     per_epoch = len(train_set) // batch
-    if per_epoch == 0 or len(val_set) < batch:
-        raise BadInput(f"the text is too short for one batch of {batch} x {ctx} tokens in both parts "
-                       f"(train has {len(train_set)} windows, validation {len(val_set)}): give a longer text")  # fmt: skip
-    eval_iter = min(train.get("eval_batches", 8), len(val_set) // batch)
-    val_batches = _in_order(val_set, batch)  # the final evaluation: all of it
-    eval_train, eval_val = _in_order(train_set, batch, eval_iter), val_batches[:eval_iter]
+    if per_epoch == 0 or len(val_set) == 0:
+        raise BadInput(f"the text is too short: {len(train_set)} training and {len(val_set)} validation windows of {ctx} tokens, "
+                       f"and a batch takes {batch}: give a longer text, or a smaller --batch-size or --context-length")  # fmt: skip
+    val_batch = min(batch, len(val_set))  # a short text (the book's The Verdict) validates on smaller batches
+    val_batches = _in_order(val_set, val_batch)  # the final evaluation: all of it
+    eval_iter = min(train.get("eval_batches", 8), len(val_batches))
+    eval_train, eval_val = _in_order(train_set, val_batch, eval_iter), val_batches[:eval_iter]
     eval_bytes, val_bytes = _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
 
     torch.manual_seed(seed)
@@ -188,9 +190,11 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         return _via_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
 
     def evaluate() -> None:
+        tick = time.monotonic()
         with learner.autocast_context(DEVICE, train["precision"]):
             train_loss, val_loss = learner.evaluate_model(model, eval_train, eval_val, DEVICE, eval_iter)
-        tokens = eval_iter * batch * ctx
+        budget.forward_seconds = (time.monotonic() - tick) / (2 * eval_iter)
+        tokens = eval_iter * val_batch * ctx
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
              val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, tokens, eval_bytes))  # fmt: skip
@@ -203,12 +207,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             epoch, start = epoch + 1, 0
 
     batches = stream(state["step"] * k)
-    deadline = train.get("deadline") or math.inf
+    timed = state["total_steps"] is None and train.get("deadline") is not None  # the budget sizes the schedule
+    budget = Budget(train.get("deadline") or math.inf, final_batches=len(val_batches) + eval_iter, eval_batches=2 * eval_iter,
+                    sample_tokens=len(SAMPLE_PROMPTS) * SAMPLE_TOKENS, batch_size=batch)  # fmt: skip
     started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
     emit("phase", message="training")
     model.train()
     while state["total_steps"] is None or state["step"] < state["total_steps"]:
-        if stop.requested or state["step"] == train.get("stop_at") or time.time() >= deadline:
+        if stop.requested or state["step"] == train.get("stop_at") or budget.out_of_time():
             break
         step = state["step"]
         total = state["total_steps"] or 10**9
@@ -220,6 +226,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         tick = time.monotonic()
         loss = learner.train_step(model, micro, optimizer, DEVICE, train["precision"],
                                   max_norm=1.0 if step >= state["warmup_steps"] else None)  # clip after warm-up, as appendix D  # fmt: skip
+        budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
         state["tokens_seen"] += k * batch * ctx
@@ -227,23 +234,25 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         state["lrs"].append(lr)
         done = state["step"] - first_step
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
-        if state["total_steps"] is None and done == CALIBRATION_STEPS and math.isfinite(deadline):
-            state["total_steps"] = _steps_that_fit(state["step"], deadline, (time.monotonic() - started) / done,
-                                                   len(val_batches) + 2 * eval_iter * (EVALS + 1), k)  # fmt: skip
+        if timed and done == CALIBRATION_STEPS:
+            state["total_steps"] = state["step"] + budget.steps_left(EVALS, k)
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
         if total is not None and (state["step"] % max(1, total // EVALS) == 0 or state["step"] == total):
             evaluate()
+            if timed and state["step"] < total:  # the machine may have slowed down or sped up: size the rest again
+                evals_left = (total - state["step"]) // max(1, total // EVALS)
+                state["total_steps"] = total = max(state["step"] + 1, state["step"] + budget.steps_left(evals_left, k))
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
             emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
-                 eta=min(left, max(0.0, deadline - time.time())))  # fmt: skip
+                 eta=min(left, budget.seconds_left()))  # fmt: skip
             last_event = time.monotonic()
         if time.monotonic() - last_save > CHECKPOINT_EVERY:
             emit("checkpoint", step=state["step"], checkpoint=checkpoint())
             last_save = time.monotonic()
 
-    finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or time.time() >= deadline
+    finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or budget.out_of_time()
     result = {"stopped": not finished, "checkpoint": checkpoint(), "tokenizer": tok_bytes, "summary": None, "samples": None,
               "history": {"losses": state["losses"], "evals": state["evals"], "lrs": state["lrs"]}}  # fmt: skip
     if not finished:
@@ -251,7 +260,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="evaluating on the whole validation text")
     with learner.autocast_context(DEVICE, train["precision"]):
         train_loss, val_loss = learner.evaluate_model(model, eval_train, val_batches, DEVICE, len(val_batches))
-    val_tokens = len(val_batches) * batch * ctx
+    val_tokens = len(val_batches) * val_batch * ctx
     result["summary"] = {
         "val_loss": val_loss,
         "val_ppl": learner.perplexity(min(val_loss, 50.0)),
@@ -265,7 +274,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
                    "warmup_steps": state["warmup_steps"]},  # fmt: skip
     }
     emit("phase", message="writing samples")
-    result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, 200, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
+    result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, SAMPLE_TOKENS, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
     return result
 
 
@@ -273,13 +282,46 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "precision", "seed")
 
 
-def _steps_that_fit(step: int, deadline: float, seconds_per_step: float, eval_batches: int, k: int) -> int:
-    """The schedule's length: the steps that fit before the deadline, after the time the
-    evaluations will take (a forward pass costs between a third and a half of a training step's
-    per batch) and a few seconds for the samples."""
-    evaluations = eval_batches * seconds_per_step / (2 * k)
-    left = deadline - time.time() - evaluations - 5.0
-    return step + max(1, int(left / seconds_per_step))
+class Budget:
+    """When a run with a deadline must stop training, and how many steps its schedule can have.
+
+    The deadline is the whole command's. Training stops early enough for what comes after it: the
+    final evaluation (a forward pass per batch, timed at every evaluation; before the first, taken
+    as half a training step's time per batch) and the samples (a forward pass of one sequence per
+    new token: about a batch's time over the batch size, measured at twice the truth).
+    """
+
+    def __init__(self, deadline: float, final_batches: int, eval_batches: int, sample_tokens: int, batch_size: int):
+        self.deadline, self.final_batches, self.eval_batches = deadline, final_batches, eval_batches
+        self.sample_tokens, self.batch_size = sample_tokens, batch_size
+        self.step_seconds: float | None = None  # per micro-batch of training, a moving average
+        self.forward_seconds: float | None = None  # per batch, of the last evaluation
+        self.steps = 0
+
+    def record_step(self, seconds: float) -> None:
+        """Time of a step per micro-batch; the first two (memory being allocated) are left out."""
+        self.steps += 1
+        if self.steps > 2:
+            self.step_seconds = seconds if self.step_seconds is None else 0.9 * self.step_seconds + 0.1 * seconds
+
+    def _forward(self) -> float:
+        return self.forward_seconds or (self.step_seconds or 0.0) / 2
+
+    def _after_training(self) -> float:
+        return self.final_batches * self._forward() + self.sample_tokens * self._forward() / self.batch_size + 1.0
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.deadline - time.time())
+
+    def out_of_time(self) -> bool:
+        if self.step_seconds is None:  # no estimate yet
+            return time.time() >= self.deadline
+        return time.time() >= self.deadline - self._after_training()
+
+    def steps_left(self, evaluations: int, k: int) -> int:
+        """Steps of k micro-batches that fit before training must stop, `evaluations` included."""
+        left = self.deadline - self._after_training() - time.time() - evaluations * self.eval_batches * self._forward()
+        return max(1, int(left / max(k * (self.step_seconds or 1.0), 1e-6)))
 
 
 def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:

@@ -15,6 +15,15 @@ _CLIP_BEFORE_BACKWARD = """            if global_step >= warmup_steps:
 
 MUTANTS = [
     # loss.py
+    # The list of ids as a tensor of shape (T,): no batch dimension for the model.
+    Mutant("token_ids_without_batch_dimension", "loss.py", "    return torch.tensor(encoded).unsqueeze(0)  # (T,) -> (1, T)\n",
+           "    return torch.tensor(encoded)\n", ("text_token_ids_round_trip",)),
+    # tiktoken refuses a text that holds <|endoftext|> unless it is allowed.
+    Mutant("encode_without_allowed_special", "loss.py", '    encoded = tokenizer.encode(text, allowed_special={"<|endoftext|>"})\n',
+           "    encoded = tokenizer.encode(text)\n", ("text_token_ids_round_trip",)),
+    # decode gets [[ids]], a list holding one list.
+    Mutant("token_ids_not_squeezed", "loss.py", "    flat = token_ids.squeeze(0)  # (1, T) -> (T,)\n", "    flat = token_ids\n",
+           ("text_token_ids_round_trip",)),
     # The loss of the last position only, as a classifier would (the other T - 1 targets ignored).
     Mutant("loss_of_last_position_only", "loss.py",
            "        logits.flatten(0, 1),  # (B, T, V) -> (B * T, V): one row of scores per position\n"
@@ -29,6 +38,12 @@ MUTANTS = [
            ("loader_loss_mean_cap_and_empty",)),
     Mutant("eval_mode_never_left", "loss.py", "    model.train()\n    return train_loss, val_loss\n",
            "    return train_loss, val_loss\n", ("evaluate_restores_train_mode",)),
+    # Perplexity as 2 to the loss: the loss is in nats, not bits.
+    Mutant("perplexity_as_exp2", "loss.py", "    return math.exp(loss)\n", "    return 2**loss\n", ("perplexity_and_bits_per_byte",)),
+    Mutant("bits_per_byte_in_nats", "loss.py", "    return loss * num_tokens / num_bytes / math.log(2)\n",
+           "    return loss * num_tokens / num_bytes\n", ("perplexity_and_bits_per_byte",)),
+    Mutant("bits_per_byte_tokens_and_bytes_swapped", "loss.py", "    return loss * num_tokens / num_bytes / math.log(2)\n",
+           "    return loss * num_bytes / num_tokens / math.log(2)\n", ("perplexity_and_bits_per_byte",)),
     # train.py
     Mutant("tokens_seen_counts_batches", "train.py",
            "            tokens_seen += input_batch.numel()\n            global_step += 1\n",
@@ -46,6 +61,10 @@ MUTANTS = [
            "    return peak_lr * 0.5 * (1 + math.cos(math.pi * progress))\n", ("lr_schedule_matches_formula",)),
     Mutant("lr_schedule_one_step_ahead", "train.py", "lr = warmup_cosine_lr(global_step, peak_lr", "lr = warmup_cosine_lr(global_step + 1, peak_lr",
            ("lr_schedule_matches_formula",)),
+    # The book's loop sets every param group; the first one only leaves the others at the peak rate.
+    Mutant("lr_set_in_first_param_group_only", "train.py",
+           '            for param_group in optimizer.param_groups:\n                param_group["lr"] = lr\n',
+           '            optimizer.param_groups[0]["lr"] = lr\n', ("lr_schedule_matches_formula", "clipping_after_warmup_recomputed")),
     Mutant("clipping_before_backward", "train.py", _CLIP_AFTER_BACKWARD, _CLIP_BEFORE_BACKWARD,
            ("clipping_after_warmup_recomputed",)),
     # The printed book's `>`: the step at the peak rate goes unclipped.
@@ -64,4 +83,27 @@ MUTANTS = [
     # checkpoint.py
     Mutant("rng_state_not_restored", "checkpoint.py", '    set_rng_state(checkpoint["rng"])\n', "",
            ("resume_is_bit_exact",)),
+    # The weights come back, the optimizer's momentum does not: the first steps after resuming differ.
+    Mutant("optimizer_state_not_loaded", "checkpoint.py", '    optimizer.load_state_dict(checkpoint["optimizer"])\n', "",
+           ("resume_is_bit_exact",)),
+    # DataLoader(shuffle=True)'s way: the order depends on everything random drawn before.
+    Mutant("epoch_order_from_global_generator", "checkpoint.py",
+           "    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)\n"
+           "    order = torch.randperm(len(dataset), generator=generator).tolist()\n",
+           "    order = torch.randperm(len(dataset)).tolist()\n", ("epoch_batches_seeded_and_resumable",)),
+    # The same order every time, but the global generator reseeded: the dropout masks change.
+    Mutant("epoch_order_reseeds_global_generator", "checkpoint.py",
+           "    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)\n"
+           "    order = torch.randperm(len(dataset), generator=generator).tolist()\n",
+           "    torch.manual_seed(seed * 1_000_003 + epoch)\n    order = torch.randperm(len(dataset)).tolist()\n",
+           ("epoch_batches_seeded_and_resumable",)),
+    # One order for every epoch.
+    Mutant("epoch_order_ignores_epoch", "checkpoint.py", "manual_seed(seed * 1_000_003 + epoch)", "manual_seed(seed)",
+           ("epoch_batches_seeded_and_resumable",)),
+    # start counted in windows, not in batches.
+    Mutant("start_skips_windows", "checkpoint.py", "    for b in range(start, len(dataset) // batch_size):\n",
+           "    order = order[start:]\n    for b in range(len(order) // batch_size):\n", ("epoch_batches_seeded_and_resumable",)),
+    # A short last batch of the windows left over.
+    Mutant("short_last_batch_kept", "checkpoint.py", "    for b in range(start, len(dataset) // batch_size):\n",
+           "    for b in range(start, -(-len(dataset) // batch_size)):\n", ("epoch_batches_seeded_and_resumable",)),
 ]
