@@ -42,13 +42,14 @@ import tempfile
 import time
 
 from learn.worker.main import emit
-from learn.worker.pretrain import SPECIAL, BadInput, Stop, load_model, load_tokenizer
+from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer
 
 DEVICE = "cpu"
 EVALS = 10  # evaluations during a run
 STEP_EVENTS = 0.2  # seconds between step events
-CALIBRATION_STEPS = 5  # with a deadline, the schedule's length is fixed from these steps' speed
+CALIBRATION_STEPS = 5  # with a deadline, the schedule's length is first sized from these steps' speed
 PART = 128 * 2**20  # bytes of weights per event
+TASK_TOKENS = 32  # the longest answer to a generated task (learn/tasks.py), in tokens of a small vocabulary
 GPT2_HEAD_DIM = 64  # every GPT-2 size has heads of 64 dimensions: 768 / 12, 1024 / 16, 1280 / 20, 1600 / 25
 SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32"}
 
@@ -192,36 +193,43 @@ def _settings(train: dict):
     return Stop(), importlib.import_module("stage5_pretrain")
 
 
-def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, reserve_batches: int) -> dict:
+def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after: dict) -> dict:
     """Train with the learner's loss on the loader's batches, epoch after epoch; the history.
 
-    The learning rate follows the learner's warmup_cosine_lr over the run's steps (epochs times
-    the batches of one): with a deadline, the steps that fit after the first few steps' speed,
-    keeping the time of `reserve_batches` forward passes for the evaluations after training.
+    The learning rate follows the learner's warmup_cosine_lr over the run's steps: epochs times the
+    batches of one, or with a deadline the steps that fit (learn/worker/pretrain.py's Budget, sized
+    after the first steps and again at every evaluation, keeping the time of what comes after
+    training: `after` = {"final_batches", "eval_batches", "sample_tokens"}, the forward passes of the
+    final evaluation and of each evaluation, and the tokens generated afterwards).
     `evaluate(state)` runs every tenth of the run and at its end."""
     import torch
 
     stage5 = importlib.import_module("stage5_pretrain")
     per_epoch = len(loader)
-    total = train["epochs"] * per_epoch
-    warmup = max(1, min(train["warmup_steps"], total // 5))
+    planned = train["epochs"] * per_epoch
+    warmup = max(1, min(train["warmup_steps"], planned // 5))
     optimizer = torch.optim.AdamW(params, lr=train["lr"], weight_decay=train["weight_decay"])
-    state = {"step": 0, "examples_seen": 0, "total_steps": total, "losses": [], "evals": [], "stopped": False}
-    deadline = train.get("deadline") or math.inf
+    state = {"step": 0, "examples_seen": 0, "total_steps": planned, "losses": [], "evals": [], "stopped": False}
+    timed = train.get("deadline") is not None
+    budget = Budget(train.get("deadline") or math.inf, batch_size=train["batch_size"], **after)
     started, last_event = time.monotonic(), 0.0
+
+    def resize(evaluations: int) -> None:  # the machine may have slowed down or sped up
+        state["total_steps"] = min(planned, state["step"] + budget.steps_left(evaluations, 1))
+
     emit("phase", message="training")
     while state["step"] < state["total_steps"]:
         for input_batch, target_batch in loader:
             if state["step"] >= state["total_steps"]:
                 break
-            if stop.requested or time.time() >= deadline:
-                state["stopped"] = stop.requested
-                state["total_steps"] = state["step"]
+            if stop.requested or budget.out_of_time():
+                state["stopped"], state["total_steps"] = stop.requested, state["step"]
                 break
             lr = stage5.warmup_cosine_lr(state["step"], train["lr"], warmup, state["total_steps"], initial_lr=train["lr"] / 100,
                                          min_lr=train["lr"] / 10)  # fmt: skip
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            tick = time.monotonic()
             model.train()
             optimizer.zero_grad(set_to_none=True)
             with stage5.autocast_context(DEVICE, train["precision"]):
@@ -229,22 +237,24 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, reser
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, max_norm=1.0)
             optimizer.step()
+            budget.record_step(time.monotonic() - tick)
             state["step"] += 1
             state["examples_seen"] += input_batch.shape[0]
             state["losses"].append([state["step"], state["examples_seen"], float(loss)])
-            spent = time.monotonic() - started
-            if state["step"] == CALIBRATION_STEPS and math.isfinite(deadline):
-                per_step = spent / CALIBRATION_STEPS
-                left = deadline - time.time() - reserve_batches * per_step / 2 - 2.0  # a forward pass: about a third of a step
-                state["total_steps"] = min(state["total_steps"], state["step"] + max(0, int(left / per_step)))
+            if timed and state["step"] == CALIBRATION_STEPS:
+                resize(EVALS)
                 warmup = max(1, min(warmup, state["total_steps"] // 5))
-            done = state["step"] == state["total_steps"]
-            if state["step"] % max(1, state["total_steps"] // EVALS) == 0 or done:
+            every = max(1, state["total_steps"] // EVALS)
+            if state["step"] % every == 0 or state["step"] == state["total_steps"]:
+                tick = time.monotonic()
                 evaluate(state)
-            if time.monotonic() - last_event > STEP_EVENTS or done:
+                budget.forward_seconds = (time.monotonic() - tick) / after["eval_batches"]
+                if timed and state["step"] < state["total_steps"]:
+                    resize((state["total_steps"] - state["step"]) // every)
+            if time.monotonic() - last_event > STEP_EVENTS or state["step"] == state["total_steps"]:
                 speed = state["examples_seen"] / max(time.monotonic() - started, 1e-9)
                 emit("step", step=state["step"], total_steps=state["total_steps"], loss=float(loss), lr=lr, examples_per_second=speed,
-                     eta=(state["total_steps"] - state["step"]) * (time.monotonic() - started) / state["step"])  # fmt: skip
+                     eta=min((state["total_steps"] - state["step"]) * (time.monotonic() - started) / state["step"], budget.seconds_left()))  # fmt: skip
                 last_event = time.monotonic()
         else:
             continue
@@ -319,8 +329,9 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
 
-    everything = sum(len(dl) for dl in in_order.values()) * 2 + 4 * eval_iter * (EVALS + 1)
-    state = fit(model, params, loader, classify.calc_loss_batch, train, stop, evaluate, everything)
+    after = {"final_batches": 2 * sum(len(dl) for dl in in_order.values()) + len(in_order["test"]), "eval_batches": 4 * eval_iter,
+             "sample_tokens": 0}  # fmt: skip
+    state = fit(model, params, loader, classify.calc_loss_batch, train, stop, evaluate, after)
 
     emit("phase", message="measuring accuracy on every text")
     summary = {"stopped": state["stopped"]}
@@ -454,15 +465,17 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
 
     eos, new_tokens = pad, train["max_new_tokens"]
     emit("phase", message=f"asking the {len(tasks['test'])} test tasks before tuning")
-    before = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, 32), eos)
+    before = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, TASK_TOKENS), eos)
     val_before = mean_loss(val_batches)
     torch.manual_seed(train["seed"])
     params = prepare(learner, model, "instruct", lora, "all")
-    reserve = len(val_batches) + 2 * train["eval_batches"] * (EVALS + 1) + 3 * (len(tasks["test"]) + len(data["test"]))
-    state = fit(model, params, loader, instruct.calc_loss_batch, train, stop, evaluate, reserve)
+    answers = len(tasks["test"]) * TASK_TOKENS // 2 + len(data["test"]) * new_tokens // 2  # ends come before the limit, mostly
+    after = {"final_batches": len(val_batches), "eval_batches": len(train_batches) + min(train["eval_batches"], len(val_batches)),
+             "sample_tokens": answers}  # fmt: skip
+    state = fit(model, params, loader, instruct.calc_loss_batch, train, stop, evaluate, after)
 
     emit("phase", message=f"asking the {len(tasks['test'])} test tasks after tuning")
-    after = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, 32), eos)
+    after = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, TASK_TOKENS), eos)
     emit("phase", message=f"answering the {len(data['test'])} test instructions")
     test_responses = respond(learner, model, tok, data["test"], ctx, new_tokens, eos)
     summary = {
