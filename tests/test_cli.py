@@ -196,7 +196,11 @@ def test_declined_reset_says_nothing_changed(tmp_path, monkeypatch, answer):
     assert not (tmp_path / "backup").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["status"], ["lesson"], ["check"], ["reset"], ["gradebook"], ["show"], ["show", "attention"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["status"], ["lesson"], ["check"], ["reset"], ["gradebook"], ["show"], ["show", "attention"], ["finetune"], ["finetune", "classify"],
+     ["finetune", "instruct"], ["classify"]],
+)
 def test_help_reads_cleanly(command):
     result = learn(*command, "--help")
     assert result.exit_code == 0

@@ -13,7 +13,6 @@ import tomllib
 import pytest
 
 from conftest import SOLUTIONS, copy_course, ready_stages, run_in
-from learn import ROOT
 from learn.skeleton import skeleton_files
 
 

@@ -66,7 +66,8 @@ def read_text(data: str) -> tuple[str, str]:
     except DataError as e:
         raise usage_error(escape(f"{e}; or give a copy with --data PATH")) from None
     except FileNotFoundError:
-        raise usage_error(escape(f"--data {data}: no such file, and not one of {', '.join(n[:-4] for n in DATASETS)}")) from None
+        texts = ", ".join(n[:-4] for n in DATASETS if n.endswith(".txt"))
+        raise usage_error(escape(f"--data {data}: no such file, and not one of {texts}")) from None
     except UnicodeDecodeError:
         raise usage_error(escape(f"--data {data}: not UTF-8 text")) from None
     except OSError as e:

@@ -1,11 +1,13 @@
 """What the commands that train and use a model share: run folders, the stages they need, and the
-worker that runs the learner's code for them (learn pretrain, generate, show --run).
+worker that runs the learner's code for them (learn pretrain, generate, show --run, finetune, classify).
 
 A run folder, runs/<name>/ in the course (or any folder given as a path), holds:
-    run.json        what the run was started with: config, training settings, data, tokenizer
-    checkpoint.pt   weights, optimizer, step, schedule and random generators (stage 5's save_checkpoint)
-    tokenizer.json  the learner's trained BPE tokenizer (absent with --tokenizer gpt2)
-    summary.json, loss.png, samples.txt   written when a run finishes
+    run.json        what the run was started with: config, training settings, data, tokenizer;
+                    a fine-tuning run's also its "task" (classify or instruct) and where it started
+    checkpoint.pt   weights, optimizer, step, schedule and random generators (stage 5's save_checkpoint);
+                    a fine-tuning run's: its weights (learn/worker/finetune.py says which)
+    tokenizer.json  the learner's trained BPE tokenizer (absent with GPT-2's tokenizer)
+    summary.json, loss.png, samples.txt   written when a run finishes (learn finetune: its own files)
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import typer
 from rich.markup import escape
 
 from learn import ROOT
-from learn.cli.console import DEFAULT_TREE, error_line, load_course, load_progress, shown, usage_error
+from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, usage_error
 
 RUNS = ROOT / "runs"
 MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
 TASKS = 4096  # processes and threads of a worker's own user: a GPU's runtime and torch.compile's workers start many
+GPT2_MEMORY = 12 * 2**30  # for a worker that holds GPT-2 (124M): its file mapped, the model copied, AdamW's moments
+GPT2_WEIGHTS = "gpt2-124m.safetensors"  # learn/data.py's name for GPT-2's published weights
 
 
 def run_folder(run: str) -> Path:
@@ -42,12 +46,24 @@ def fresh_run(base: str) -> Path:
     return folder
 
 
-def latest_run() -> Path:
-    """The run folder in runs/ whose checkpoint was written last."""
+def latest_run(task: str | None = None) -> Path:
+    """The run folder in runs/ whose checkpoint was written last: of a `learn pretrain` run, or
+    with `task` of a `learn finetune TASK` run."""
     checkpoints = sorted(RUNS.glob("*/checkpoint.pt"), key=lambda p: p.stat().st_mtime) if RUNS.is_dir() else []
+    checkpoints = [c for c in checkpoints if _task(c.parent) == task]
     if not checkpoints:
-        raise usage_error("no run in runs/ yet: train one with `learn pretrain`, or give --run DIR")
+        how = f"learn finetune {task}" if task else "learn pretrain"
+        raise usage_error(f"no run of `{how}` in runs/ yet: train one with it, or give --run DIR")
     return checkpoints[-1].parent
+
+
+def _task(folder: Path) -> str | None:
+    """A run folder's task ("classify", "instruct"; None for pretraining), "?" if unreadable."""
+    try:
+        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        return info.get("task") if type(info) is dict else "?"
+    except (OSError, ValueError):
+        return "?"
 
 
 def read_run(folder: Path) -> tuple[dict, bytes, bytes | None]:
@@ -111,7 +127,76 @@ def copy_out(engine, value: dict, dest: Path) -> None:
     src.unlink()
 
 
+def gpt2_weights(init: str) -> Path:
+    """GPT-2's verified weights file for "gpt2" (downloaded once, learn/data.py), or the
+    GPT-2-format .safetensors file that `init` names."""
+    from learn.data import DataError, fetch
+
+    if init == "gpt2":
+        try:
+            return fetch(GPT2_WEIGHTS)
+        except DataError as e:
+            raise usage_error(escape(str(e))) from None
+    path = Path(init).expanduser()
+    if not path.is_file():
+        raise usage_error(escape(f"{init}: no such file (GPT-2's weights in a .safetensors file)"))
+    return path
+
+
+def hand_over(engine, path: Path) -> str:
+    """Where the worker of `engine` reads the file at `path`: a link to it (a copy where a link
+    cannot be made) in the worker's own folder, which the worker may read whatever user it runs
+    as and wherever `path` lies. For inputs too large to cross as data (GPT-2's 548 MB)."""
+    dest = engine.home / path.name
+    try:
+        if not os.stat(path).st_mode & 0o004:
+            raise PermissionError("others may not read it")  # a link keeps the file's permissions
+        os.link(path, dest)
+    except OSError:
+        shutil.copyfile(path, dest)
+    return str(dest)
+
+
 def failed(e: Exception) -> typer.Exit:
     """A probe that failed: its sentence on one line, exit 1."""
     error_line(escape(" ".join(str(e).split())))
     return typer.Exit(1)
+
+
+def with_progress(engine, probe, kwargs: dict, seconds: float, quiet: bool, on_event, package: str, stop_wait: float) -> dict:
+    """The result of a long probe of the engine's (learn/worker/finetune.py), with a progress bar.
+
+    "phase" events name what the worker does; "step" events ({"step", "total_steps", "loss", "lr",
+    "examples_per_second"}) move the bar; every other event goes to on_event(event, console), which prints above the bar.
+    Ctrl-C asks the worker to stop after its step and waits up to stop_wait seconds for what it
+    then sends; a second Ctrl-C ends the command at once (exit 130)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from learn.judge.workers import ProbeFailed
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("starting", total=None, info="")
+
+        def event(e: dict) -> None:
+            if e.get("event") == "phase":
+                bar.update(task, description=str(e.get("message")))
+            elif e.get("event") == "step":
+                info = f"loss {e['loss']:.3f}  lr {e['lr']:.1e}  {e['examples_per_second']:,.1f} examples/s"
+                bar.update(task, description=f"step {e['step']:,}", completed=e["step"], total=e.get("total_steps"), info=info)
+            else:
+                on_event(e, bar.console)
+
+        try:
+            try:
+                return engine.run(probe, kwargs, seconds, on_event=event, package=package)
+            except KeyboardInterrupt:
+                bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
+                return engine.stop(stop_wait, on_event=event)
+        except ProbeFailed as e:
+            raise failed(e) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: nothing was saved")
+            raise typer.Exit(130) from None
+        finally:
+            engine.close()

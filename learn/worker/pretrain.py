@@ -146,7 +146,7 @@ def _bytes_of(batches: list, tok) -> int:
     return max(1, len(tok.decode(ids).encode("utf-8")))
 
 
-class _Stop:
+class Stop:
     """Set by SIGUSR1: the loop ends after the step it is in."""
 
     def __init__(self):
@@ -175,7 +175,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     from learn.worker import corpus, distributed
 
-    stop = _Stop()
+    stop = Stop()
     place = distributed.Place(train.get("device", "cpu"), train.get("compile", False))
     device = place.device
     stage2, stage4 = importlib.import_module("stage2_data"), importlib.import_module("stage4_model")
