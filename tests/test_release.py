@@ -64,7 +64,7 @@ def test_release_builds_from_solutions_whatever_stages_holds(tmp_path):
 
 def documented_commands(readme: str) -> list[str]:
     """The `learn ...` lines of the README's bash blocks, comments cut off."""
-    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    blocks = [b.replace("\\\n", " ") for b in re.findall(r"```bash\n(.*?)```", readme, re.S)]  # continued lines joined
     return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.startswith("learn ")]
 
 
