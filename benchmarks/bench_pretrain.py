@@ -2,6 +2,7 @@
 
     python benchmarks/bench_pretrain.py speed                 # tokens/s, side by side, one run
     python benchmarks/bench_pretrain.py quality --max-seconds 240
+    python benchmarks/bench_pretrain.py quality --max-seconds 600 --run runs/base   # kept, to fine-tune
 
 speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, context 128, vocabulary
 4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
@@ -36,11 +37,13 @@ CONFIG = {"vocab_size": 4096, "context_length": 128, "emb_dim": 256, "n_heads": 
 BATCH = 16
 
 
-def learn(*args: str) -> tuple[dict, float]:
-    """(summary, wall seconds) of `python -m learn pretrain --impl solutions --json ARGS`."""
+def learn(*args: str, keep: str | None = None) -> tuple[dict, float]:
+    """(summary, wall seconds) of `python -m learn pretrain --impl solutions --json ARGS`; its run
+    folder is `keep` (e.g. for `learn finetune --init`), else a temporary one."""
     with tempfile.TemporaryDirectory() as tmp:
+        run = Path(keep or tmp + "/run").resolve()
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "learn", "pretrain", "--impl", "solutions", "--json", "--run", tmp + "/run", *args],
+        done = subprocess.run([sys.executable, "-m", "learn", "pretrain", "--impl", "solutions", "--json", "--run", str(run), *args],
                               cwd=ROOT, capture_output=True, text=True)  # fmt: skip
         wall = time.perf_counter() - start
         if done.returncode != 0:
@@ -48,7 +51,7 @@ def learn(*args: str) -> tuple[dict, float]:
         summary = json.loads(done.stdout)
         import torch
 
-        summary["evals"] = torch.load(Path(tmp) / "run" / "checkpoint.pt", weights_only=True)["evals"]
+        summary["evals"] = torch.load(run / "checkpoint.pt", weights_only=True, mmap=True)["evals"]
     return summary, wall
 
 
@@ -108,7 +111,7 @@ def speed(args) -> None:
 def quality(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = data_file(Path(tmp))
-        summary, wall = learn("--data", str(data), f"--max-seconds={args.max_seconds}", *args.more)
+        summary, wall = learn("--data", str(data), f"--max-seconds={args.max_seconds}", *args.more, keep=args.run)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
     print(f"data {data.name}, --max-seconds {args.max_seconds} {' '.join(args.more)}")
     print("  step   tokens seen   val loss   bits/byte (8 batches)")
@@ -128,6 +131,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p = sub.add_parser("quality")
     p.add_argument("--max-seconds", type=float, default=240)
+    p.add_argument("--run", help="keep the run in this folder (a new one), e.g. for benchmarks/bench_finetune.py --init")
     p.add_argument("more", nargs="*", help="more learn pretrain options, after --")
     args = parser.parse_args()
     speed(args) if args.what == "speed" else quality(args)

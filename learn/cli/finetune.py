@@ -35,7 +35,6 @@ from rich.markup import escape
 from learn.cli.console import Command, command_group, err, out, pick_tree, shown, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,
-    MEMORY,
     fresh_run,
     gpt2_weights,
     hand_over,
@@ -45,6 +44,7 @@ from learn.cli.runs import (
     run_folder,
     with_progress,
     workers,
+    workers_reading,
 )
 
 app = command_group("Fine-tune your GPT: a spam classifier (`classify`) or an instruction follower (`instruct`).")
@@ -213,9 +213,12 @@ class Weights:
 def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], folder: Path, seconds: float,
           quiet: bool, print_eval) -> dict:  # fmt: skip
     """The probe's result; the weights written to folder/checkpoint.pt as they come."""
-    engine = workers(tree, packages, GPT2_MEMORY if start["kind"] == "gpt2" else MEMORY)
     if start["kind"] == "gpt2":
+        engine = workers(tree, packages, GPT2_MEMORY)
         start = {**start, "path": hand_over(engine, Path(start["path"]))}
+    else:
+        engine, checkpoint = workers_reading(tree, packages, start["checkpoint"])
+        start = {**start, "checkpoint": checkpoint}
     weights = Weights(folder)
 
     def on_event(event: dict, console) -> None:
@@ -328,7 +331,7 @@ def classify(
     plot(result["history"], folder / "loss.png", {"training": 2, "validation": 3}, "loss", steps=True)
     plot(result["history"], folder / "accuracy.png", {"training": 4, "validation": 5}, "accuracy (first batches)", steps=False)
     (ham_ham, ham_spam), (spam_ham, spam_spam) = worker.pop("confusion_matrix")
-    summary = {**{k: worker[k] for k in ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss")},
+    summary = {**{k: worker[k] for k in ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss")},
                "confusion_matrix": {"actual ham": {"predicted ham": ham_ham, "predicted spam": ham_spam},
                                     "actual spam": {"predicted ham": spam_ham, "predicted spam": spam_spam}},
                **{k: worker[k] for k in ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped")},
@@ -338,9 +341,9 @@ def classify(
     finish(folder, summary, as_json)
     if as_json:
         return
-    out.print(f"{'':12}{'accuracy':>10}{'loss':>9}")
-    for name, key in (("training", "train"), ("validation", "val"), ("test", "test")):
-        out.print(f"{name:12}{100 * summary[f'{key}_accuracy']:>8.2f} %{summary[f'{key}_loss']:>9.3f}")
+    out.print(f"{'':12}{'accuracy':>10}{'texts':>7}")
+    for name, split, key in (("training", "train", "train"), ("validation", "validation", "val"), ("test", "test", "test")):
+        out.print(f"{name:12}{100 * summary[f'{key}_accuracy']:>8.2f} %{len(splits[split]):>7}")
     out.print(f"\nconfusion matrix, the {len(splits['test'])} test texts:\n{'':14}{'predicted ham':>15}{'predicted spam':>16}")
     out.print(f"{'actual ham':14}{ham_ham:>15}{ham_spam:>16}\n{'actual spam':14}{spam_ham:>15}{spam_spam:>16}\n")
     stopped = " (stopped early)" if summary["stopped"] else ""

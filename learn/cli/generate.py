@@ -3,8 +3,9 @@
     learn generate "ROMEO:"                                  the latest run in runs/
     learn generate "ROMEO:" --run mine --max-new-tokens 300 --temperature 0.8 --top-k 40
 
-It reads the run folder (learn/cli/runs.py) in this process and sends checkpoint and tokenizer as
-bytes to a worker that runs your stage-4 generate on them, with your stage-5 text_to_token_ids and
+It reads the run folder (learn/cli/runs.py) in this process, hands the checkpoint over to a worker
+(which maps it: a GPT-2-sized one stays out of this process) and sends it the tokenizer; the worker
+runs your stage-4 generate, with your stage-5 text_to_token_ids and
 token_ids_to_text (learn/worker/pretrain.py); the text comes back and is printed.
 """
 
@@ -15,7 +16,7 @@ from typing import Optional
 import typer
 
 from learn.cli.console import err, pick_tree, usage_error
-from learn.cli.runs import failed, latest_run, packages_through, read_run, run_folder, workers
+from learn.cli.runs import failed, latest_run, packages_through, read_run, run_folder, workers_reading
 
 TIMEOUT = 300  # seconds: start-up, loading and a few thousand tokens on a CPU
 
@@ -39,7 +40,7 @@ def generate(
     from learn.judge.workers import ProbeFailed
     from learn.worker.pretrain import probe_generate
 
-    engine = workers(tree, packages)
+    engine, checkpoint = workers_reading(tree, packages, checkpoint)
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "prompt": prompt, "max_new_tokens": max_new_tokens,
               "temperature": temperature, "top_k": top_k, "seed": seed}  # fmt: skip
     try:

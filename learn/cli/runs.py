@@ -66,11 +66,15 @@ def _task(folder: Path) -> str | None:
         return "?"
 
 
-def read_run(folder: Path) -> tuple[dict, bytes, bytes | None]:
-    """(run.json, checkpoint bytes, tokenizer bytes or None) of a run folder, or a one-line usage error."""
+def read_run(folder: Path) -> tuple[dict, Path, bytes | None]:
+    """(run.json, the checkpoint's path, tokenizer bytes or None) of a run folder, or a one-line
+    usage error. The checkpoint is not read here: it can be GBs (GPT-2 with AdamW's moments), and
+    the worker maps it from where `workers_reading` hands it over."""
     try:
         info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        checkpoint = (folder / "checkpoint.pt").read_bytes()
+        checkpoint = folder / "checkpoint.pt"
+        with open(checkpoint, "rb"):
+            pass
         tokenizer = (folder / "tokenizer.json").read_bytes() if info.get("tokenizer") == "own" else None
     except (OSError, ValueError, AttributeError):
         raise usage_error(escape(f"{shown(folder)}/ holds no readable run (run.json, checkpoint.pt, tokenizer.json): "
@@ -107,6 +111,17 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
 
     reaper.guard_this_process()
     return Workers(packages, tree, Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS), pass_fds)
+
+
+def workers_reading(tree: Path, packages: list[str], checkpoint: Path, memory: int = MEMORY):
+    """(a worker as `workers` makes one, with room to map `checkpoint` besides `memory`; where the
+    worker reads the checkpoint: hand_over)."""
+    engine = workers(tree, packages, memory + checkpoint.stat().st_size)
+    try:
+        return engine, hand_over(engine, checkpoint)
+    except BaseException:
+        engine.close()
+        raise
 
 
 def copy_out(engine, value: dict, dest: Path) -> None:

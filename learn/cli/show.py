@@ -95,7 +95,7 @@ def _picture(png: Optional[Path]) -> Path:
 
 def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path) -> None:
     """learn show attention --run: a pretraining run's heads on the sentence, in its own tokens."""
-    from learn.cli.runs import failed, packages_through, read_run, run_folder, workers
+    from learn.cli.runs import failed, packages_through, read_run, run_folder, workers_reading
     from learn.judge.workers import ProbeFailed
     from learn.worker.show import probe_trained_attention
 
@@ -103,7 +103,7 @@ def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path
     packages = packages_through(5, tree, "learn show attention --run")
     folder = run_folder(run)
     _, checkpoint, tokenizer = read_run(folder)
-    engine = workers(tree, packages)
+    engine, checkpoint = workers_reading(tree, packages, checkpoint)
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "sentence": sentence, "layer": layer}
     try:
         with err.status(f"running your GPTModel from {shown(folder)}/..."):

@@ -49,6 +49,7 @@ EVALS = 10  # evaluations during a run
 STEP_EVENTS = 0.2  # seconds between step events
 CALIBRATION_STEPS = 5  # with a deadline, the schedule's length is first sized from these steps' speed
 PART = 128 * 2**20  # bytes of weights per event
+FINAL_BATCH = 64  # texts per forward pass when every text is classified after training (larger batches: fewer, faster passes)
 TASK_TOKENS = 32  # the longest answer to a generated task (learn/tasks.py), in tokens of a small vocabulary
 GPT2_HEAD_DIM = 64  # every GPT-2 size has heads of 64 dimensions: 768 / 12, 1024 / 16, 1280 / 20, 1600 / 25
 SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32"}
@@ -108,7 +109,7 @@ def end_of_text(tok) -> int:
 
 def start_model(learner, init: dict, seed: int):
     """(GPTModel, config, tokenizer, ids of GPT-2's unchanged tensors) from where a run starts:
-        {"kind": "run", "checkpoint": bytes, "tokenizer": bytes | None}   a learn pretrain run
+        {"kind": "run", "checkpoint": str, "tokenizer": bytes | None}   a learn pretrain run
         {"kind": "gpt2", "path": str}          GPT-2's safetensors file, through load_weights_into_gpt
         {"kind": "config", "config": dict, "tokenizer": bytes | None}   an empty model (its weights follow)
     """
@@ -167,12 +168,12 @@ def send_weights(model, config: dict, published: set) -> None:
         emit("weights", part=data[start : start + PART], last=start + PART >= len(data))
 
 
-def load_weights(model, checkpoint: bytes, config: dict, from_gpt2: bool) -> None:
-    """Put a fine-tuning run's weights into the model rebuilt as it was trained."""
+def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
+    """Put a fine-tuning run's weights (the path of its checkpoint.pt) into the model rebuilt as it was trained."""
     import torch
 
     try:
-        state = torch.load(io.BytesIO(checkpoint), map_location="cpu", weights_only=True)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
         saved_config, weights = state["config"], state["model"]
     except Exception as e:
         raise BadInput(f"the checkpoint cannot be read ({type(e).__name__}): is it a learn finetune run's checkpoint.pt?") from None
@@ -329,23 +330,26 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
 
-    after = {"final_batches": 2 * sum(len(dl) for dl in in_order.values()) + len(in_order["test"]), "eval_batches": 4 * eval_iter,
-             "sample_tokens": 0}  # fmt: skip
+    n_texts = sum(len(ds) for ds in sets.values())
+    after = {"final_batches": n_texts // train["batch_size"] + 1, "eval_batches": 4 * eval_iter, "sample_tokens": 0}
     state = fit(model, params, loader, classify.calc_loss_batch, train, stop, evaluate, after)
 
     emit("phase", message="measuring accuracy on every text")
-    summary = {"stopped": state["stopped"]}
+    summary = {"stopped": state["stopped"], "train_loss": state["evals"][-1][2], "val_loss": state["evals"][-1][3]}
+
+    def whole(dataset):
+        return DataLoader(dataset, batch_size=FINAL_BATCH)
+
     with stage5.autocast_context(DEVICE, train["precision"]):
-        for name, key in (("train", "train"), ("validation", "val"), ("test", "test")):
-            summary[f"{key}_accuracy"] = learner.calc_accuracy_loader(in_order[name], model, DEVICE)
-            summary[f"{key}_loss"] = classify.calc_loss_loader(in_order[name], model, DEVICE)
+        for name, key in (("train", "train"), ("validation", "val")):
+            summary[f"{key}_accuracy"] = learner.calc_accuracy_loader(whole(sets[name]), model, DEVICE)
         confusion = [[0, 0], [0, 0]]  # [actual][predicted], 0 ham, 1 spam
-        for label in (0, 1):  # the learner's accuracy on the texts of one label: how many of them are right
+        for label in (0, 1):  # the learner's accuracy on the test texts of one label: how many of them are right
             texts = [i for i, (y, _) in enumerate(splits["test"]) if y == label]
             if texts:
-                part = DataLoader(torch.utils.data.Subset(sets["test"], texts), batch_size=train["batch_size"])
-                right = round(learner.calc_accuracy_loader(part, model, DEVICE) * len(texts))
+                right = round(learner.calc_accuracy_loader(whole(torch.utils.data.Subset(sets["test"], texts)), model, DEVICE) * len(texts))
                 confusion[label][label], confusion[label][1 - label] = right, len(texts) - right
+    summary["test_accuracy"] = (confusion[0][0] + confusion[1][1]) / len(splits["test"])
     summary.update({
         "confusion_matrix": confusion, "steps": state["step"], "epochs": round(state["epochs"], 3),
         "examples_seen": state["examples_seen"], "trainable_parameters": _count(params),
@@ -356,7 +360,7 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     return {"summary": summary, "history": {"losses": state["losses"], "evals": state["evals"]}}
 
 
-def probe_classify_text(learner, init: dict, checkpoint: bytes, text: str, lora: dict | None, layers: str,
+def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: dict | None, layers: str,
                         max_length: int) -> str:  # fmt: skip
     """The learner's classify_review on `text`, with a fine-tuned classifier rebuilt from its run."""
     import torch

@@ -253,6 +253,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     budget = Budget(train.get("deadline") or math.inf, final_batches=len(val_batches) + eval_iter, eval_batches=2 * eval_iter,
                     sample_tokens=len(SAMPLE_PROMPTS) * SAMPLE_TOKENS, batch_size=batch)  # fmt: skip
     started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
+    every = None  # steps between evaluations, fixed once the schedule's length is first known
     emit("phase", message="training")
     model.train()
     while state["total_steps"] is None or state["step"] < state["total_steps"]:
@@ -281,10 +282,12 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             state["total_steps"] = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
-        if total is not None and (state["step"] % max(1, total // EVALS) == 0 or state["step"] == total):
+        if total is not None and every is None:
+            every = max(1, total // EVALS)  # sizing the run again moves its end, not its evaluations
+        if total is not None and (state["step"] % every == 0 or state["step"] == total):
             evaluate()
             if timed and state["step"] < total:  # the machine may have slowed down or sped up: size the rest again
-                evals_left = (total - state["step"]) // max(1, total // EVALS)
+                evals_left = (total - state["step"]) // every
                 state["total_steps"] = total = place.same(max(state["step"] + 1, state["step"] + budget.steps_left(evals_left, k)))
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
@@ -390,15 +393,14 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     return stage5.token_ids_to_text(out, tok)
 
 
-def load_model(checkpoint: bytes):
-    """(the learner's GPTModel with a run's weights, in eval mode; its config)."""
-    import io
-
+def load_model(checkpoint: str):
+    """(the learner's GPTModel with a run's weights, in eval mode; its config), from the path of a
+    run's checkpoint.pt (mapped, not read: only the weights are copied, not AdamW's moments)."""
     import torch
 
     stage4 = importlib.import_module("stage4_model")
     try:
-        state = torch.load(io.BytesIO(checkpoint), map_location="cpu", weights_only=True)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
         model = stage4.GPTModel(state["config"])
         model.load_state_dict(state["model"])
     except Exception as e:
@@ -406,7 +408,7 @@ def load_model(checkpoint: bytes):
     return model.eval(), state["config"]
 
 
-def probe_generate(learner, checkpoint: bytes, tokenizer: bytes | None, prompt: str, max_new_tokens: int,
+def probe_generate(learner, checkpoint: str, tokenizer: bytes | None, prompt: str, max_new_tokens: int,
                    temperature: float, top_k: int | None, seed: int) -> str:  # fmt: skip
     """The learner's generate, from a run's checkpoint and tokenizer (None: GPT-2's)."""
     model, config = load_model(checkpoint)

@@ -57,7 +57,7 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
     return out[0].view(n, heads, n).transpose(0, 1).tolist()  # (T, heads, T) -> (heads, T, T)
 
 
-def probe_trained_attention(learner, checkpoint: bytes, tokenizer: bytes | None, sentence: str, layer: int) -> dict:
+def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, sentence: str, layer: int) -> dict:
     """{"tokens": [str], "weights": [head][query][key]} of a pretraining run's model on a sentence,
     in its tokens: the attention of transformer block `layer` (negative counts from the end).
 
