@@ -132,3 +132,14 @@ def test_a_port_in_use_or_a_rank_that_never_comes_is_one_line(text_file, tmp_pat
     result = pretrain("--data", text_file, *TINY, "--run", tmp_path / "b", env={**env, "MASTER_PORT": str(_free_port())})
     assert result.returncode == 1 and "not all 2 processes came" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_precision_auto_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    from learn.worker import distributed
+
+    assert distributed.pick_precision("fp32", "cpu") == ("fp32", None)
+    assert distributed.pick_precision("bf16", "cpu") == ("bf16", None)  # asked for: kept wherever autocast computes
+    for native in (True, False):  # a CPU with AVX-512 or AMX, and one without (most laptops): emulated bf16 is slower
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda native=native: native)
+        assert distributed.pick_precision("auto", "cpu") == ("bf16" if native else "fp32", None)
+    assert distributed.pick_precision("auto", "mps") == ("fp32", None)

@@ -133,6 +133,8 @@ def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "unknown preset" in result.output
     result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--emb-dim", 100, "--n-heads", 3)
     assert result.exit_code == 2 and "multiple" in result.output
+    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--precision", "fp16")
+    assert result.exit_code == 2 and "choose auto, bf16, fp32" in result.output
     tree = tmp_path / "tree"
     for package in ("stage1_tokenizer", "stage2_data", "stage3_attention", "stage4_model"):
         shutil.copytree(ROOT / "solutions" / package, tree / package)

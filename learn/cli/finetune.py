@@ -35,11 +35,13 @@ from rich.markup import escape
 from learn.cli.console import Command, command_group, err, out, pick_tree, shown, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,
+    check_precision,
     fresh_run,
     gpt2_weights,
     hand_over,
     latest_run,
     packages_through,
+    precision_option,
     read_run,
     run_folder,
     with_progress,
@@ -283,7 +285,7 @@ def classify(
     lr: float = typer.Option(5e-4, "--lr", min=0.0, help="Peak learning rate (warm-up, then cosine to a tenth)."),
     warmup_steps: int = typer.Option(20, "--warmup-steps", min=1),
     weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0),
-    precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32"),
+    precision: str = precision_option(),
     max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, help="The whole command's budget."),
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/classify-INIT)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
@@ -296,8 +298,7 @@ def classify(
     adapters = check_lora(lora, lora_alpha)
     if layers not in ("last", "all"):
         raise usage_error(f"--layers {escape(layers)}: choose last or all")
-    if precision not in ("bf16", "fp32"):
-        raise usage_error(f"--precision {escape(precision)}: choose bf16 or fp32")
+    check_precision(precision)
     tree = pick_tree(impl, None)
     packages = packages_through(6, tree, "learn finetune")
     path, what = data_file(data, "SMSSpamCollection")
@@ -370,7 +371,7 @@ def instruct(
     warmup_steps: int = typer.Option(20, "--warmup-steps", min=1),
     weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0),
     max_new_tokens: int = typer.Option(100, "--max-new-tokens", min=1, help="Longest response to the test instructions."),
-    precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32"),
+    precision: str = precision_option(),
     max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, help="The whole command's budget."),
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/instruct-INIT)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
@@ -383,8 +384,7 @@ def instruct(
 
     started = time.time()
     adapters = check_lora(lora, lora_alpha)
-    if precision not in ("bf16", "fp32"):
-        raise usage_error(f"--precision {escape(precision)}: choose bf16 or fp32")
+    check_precision(precision)
     tree = pick_tree(impl, None)
     packages = packages_through(6, tree, "learn finetune")
     path, what = data_file(data, "instruction-data.json")

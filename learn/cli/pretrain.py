@@ -38,7 +38,19 @@ from learn import ROOT
 from learn.cli import launch
 from learn.cli.console import err, out, pick_tree, shown, usage_error
 from learn.cli.datafiles import read_folder, read_tokens
-from learn.cli.runs import MEMORY, copy_out, failed, fresh_run, latest_run, packages_through, read_run, run_folder, workers
+from learn.cli.runs import (
+    MEMORY,
+    check_precision,
+    copy_out,
+    failed,
+    fresh_run,
+    latest_run,
+    packages_through,
+    precision_option,
+    read_run,
+    run_folder,
+    workers,
+)
 
 #: Model presets for a laptop CPU: GPTModel's config, batch and learning rate. vocab_size is the
 #: tokenizer's. "small" is the default: the best validation loss that 10 minutes of 2 cores buy.
@@ -95,7 +107,7 @@ def pretrain(
     min_lr: Optional[float] = typer.Option(None, "--min-lr", min=0.0, metavar="LR", help="Where the cosine ends (default: lr / 10)."),
     warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, metavar="N", help="At most a fifth of the run."),
     weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0, metavar="W", help="AdamW's weight decay."),
-    precision: str = typer.Option("bf16", "--precision", metavar="bf16|fp32", help="bf16 autocast (fp32 weights) or fp32."),
+    precision: str = precision_option(),
     max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, metavar="S", help="The whole command's budget."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, metavar="N", help="The schedule's length in optimizer steps."),
     stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, metavar="STEP", help="Pause at this step, as Ctrl-C does; --resume goes on."),
@@ -142,8 +154,7 @@ def pretrain(
             raise usage_error(f"--model {escape(model)}: unknown preset; choose one of {', '.join(PRESETS)}")
         if tokenizer not in ("own", "gpt2"):
             raise usage_error(f"--tokenizer {escape(tokenizer)}: choose own or gpt2")
-        if precision not in ("bf16", "fp32"):
-            raise usage_error(f"--precision {escape(precision)}: choose bf16 or fp32")
+        check_precision(precision)
         preset = PRESETS[model]
         config = {"vocab_size": vocab_size or preset["vocab_size"], "context_length": context_length or preset["context_length"],
                   "emb_dim": emb_dim or preset["emb_dim"], "n_heads": n_heads or preset["n_heads"],

@@ -29,6 +29,19 @@ MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
 TASKS = 4096  # processes and threads of a worker's own user: a GPU's runtime and torch.compile's workers start many
 GPT2_MEMORY = 12 * 2**30  # for a worker that holds GPT-2 (124M): its file mapped, the model copied, AdamW's moments
 GPT2_WEIGHTS = "gpt2-124m.safetensors"  # learn/data.py's name for GPT-2's published weights
+PRECISIONS = ("auto", "bf16", "fp32")  # learn/worker/distributed.py's pick_precision decides what auto is
+
+
+def precision_option():
+    """The --precision option of the commands that train."""
+    return typer.Option("auto", "--precision", metavar="|".join(PRECISIONS),
+                        help="bf16 autocast (fp32 weights) or fp32; auto: bf16 where the device has bf16 arithmetic "
+                             "(a recent GPU, a CPU with AVX-512 or AMX), else fp32.")  # fmt: skip
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise usage_error(f"--precision {escape(precision)}: choose {', '.join(PRECISIONS)}")
 
 
 def run_folder(run: str) -> Path:

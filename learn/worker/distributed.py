@@ -3,8 +3,8 @@
 It runs in the worker, next to learn/worker/pretrain.py's loop; the learner's code is still all
 that trains. What this adds is PyTorch's own machinery around it:
 
-Devices. --device auto picks CUDA, then Apple's MPS, then the CPU. bf16 autocast (the learner's
-autocast_context) is kept where the device computes in bf16 and becomes fp32 elsewhere; TF32
+Devices. --device auto picks CUDA, then Apple's MPS, then the CPU. --precision auto (the learner's
+autocast_context) is bf16 where the device has bf16 arithmetic and fp32 elsewhere; TF32
 matrix multiplications are allowed on CUDA (Ampere and newer use them for what stays fp32);
 --compile runs the model through torch.compile.
 
@@ -65,17 +65,34 @@ def pick_device(wanted: str) -> str:
     return wanted
 
 
-def bf16_works(device: str) -> bool:
-    """Whether bf16 autocast computes on `device` (every CPU; CUDA from Ampere on; MPS on recent macOS)."""
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
+def pick_precision(wanted: str, device: str) -> tuple[str, str | None]:
+    """(the precision a run computes in, a sentence for the log where it is not what was asked).
+
+    "auto" is bf16 autocast where the device has bf16 arithmetic (CUDA from Ampere on; a CPU with
+    AVX-512 or AMX, as oneDNN counts them) and fp32 elsewhere: on a CPU without them autocast
+    emulates bf16 and is slower than fp32 (ten times on an AVX2 laptop), and MPS gains little.
+    "bf16" is kept wherever autocast computes at all; "fp32" is fp32.
+    """
+    if wanted == "fp32":
+        return "fp32", None
+    if wanted == "auto":
+        if device == "cuda":
+            fast = torch.cuda.is_bf16_supported()
+        elif device == "cpu":
+            try:
+                fast = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            except (AttributeError, RuntimeError):  # a build without oneDNN
+                fast = False
+        else:
+            fast = False
+        return ("bf16", None) if fast else ("fp32", None)
     try:
         with torch.autocast(device_type=device, dtype=torch.bfloat16):
             x = torch.ones(2, 2, device=device)
             (x @ x).sum().item()
     except Exception:  # noqa: BLE001 (any refusal means: not here)
-        return False
-    return True
+        return "fp32", f"bf16 does not compute on {device}: training in fp32"
+    return "bf16", None
 
 
 class Place:

@@ -188,10 +188,16 @@ def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
 
 
 def _settings(train: dict):
+    """(Stop, the learner's stage 5, train with its precision as this machine computes it)."""
     import torch
 
+    from learn.worker.distributed import pick_precision
+
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
-    return Stop(), importlib.import_module("stage5_pretrain")
+    precision, why = pick_precision(train["precision"], DEVICE)
+    if why:
+        emit("phase", message=why)
+    return Stop(), importlib.import_module("stage5_pretrain"), {**train, "precision": precision}
 
 
 def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after: dict) -> dict:
@@ -305,7 +311,7 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     import torch
     from torch.utils.data import DataLoader
 
-    stop, stage5 = _settings(train)
+    stop, stage5, train = _settings(train)
     classify = importlib.import_module(f"{learner.__name__}.classify")
     emit("phase", message="loading the model")
     model, config, tok, published = start_model(learner, init, train["seed"])
@@ -429,7 +435,7 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     import torch
     from torch.utils.data import DataLoader
 
-    stop, stage5 = _settings(train)
+    stop, stage5, train = _settings(train)
     instruct = importlib.import_module(f"{learner.__name__}.instruct")
     emit("phase", message="loading the model")
     model, config, tok, published = start_model(learner, init, train["seed"])

@@ -186,9 +186,10 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     if place.world > 1 and tok_bytes is not None:  # each rank trained its own; rank 0's is the run's
         tok_bytes = place.same_bytes(tok_bytes)
         tok = load_tokenizer(tok_bytes)
-    if train["precision"] == "bf16" and not distributed.bf16_works(device):
-        emit("phase", message=f"bf16 does not compute on {place.name}: training in fp32")
-        train = {**train, "precision": "fp32"}
+    precision, why = distributed.pick_precision(train["precision"], device)
+    if why:
+        emit("phase", message=why)
+    train = {**train, "precision": precision}
     config = {**config, "vocab_size": tok.n_vocab if tokenizer == "gpt2" else len(tok.vocab)}
     ctx, batch, k, seed = config["context_length"], train["batch_size"], train["accumulation"], train["seed"]
 
