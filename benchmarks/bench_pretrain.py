@@ -8,8 +8,9 @@ speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, conte
 4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
 torch.optim.AdamW's defaults, on --steps batches (its own evaluation at step 0 and its sample
 after the epoch included, as the book runs it); then `learn pretrain --max-steps` with the same
-config in a worker (bf16 autocast, fused AdamW, clipping after warm-up, every core), whose
-summary.json reports tokens/s of its training steps. Both read Tiny Shakespeare when it is at
+config in a worker (--precision auto: bf16 autocast where the CPU has bf16 arithmetic, AVX-512
+or AMX, else fp32; fused AdamW, clipping after warm-up, every core), whose summary.json reports
+tokens/s of its training steps. Both read Tiny Shakespeare when it is at
 hand ($LEARN_DATA_DIR or .data/), else a made-up text (speed does not depend on which tokens).
 
 quality: `learn pretrain` with the default preset on Tiny Shakespeare and --max-seconds; prints
@@ -104,7 +105,8 @@ def speed(args) -> None:
         ours, _ = learn("--data", str(data), *flags, f"--batch-size={BATCH}", f"--max-steps={args.steps}", "--max-seconds=100000")
     print(f"{torch.get_num_threads()} threads; config {CONFIG}, batch {BATCH}, {args.steps} steps each")
     print(f"book: train_model_simple, fp32, AdamW for-each:            {book:10,.0f} tokens/s")
-    print(f"learn pretrain (bf16 autocast, fused AdamW, clipping):     {ours['tokens_per_second']:10,.0f} tokens/s   "
+    what = f"learn pretrain ({ours['config']['precision']}, fused AdamW, clipping):"
+    print(f"{what:<59}{ours['tokens_per_second']:10,.0f} tokens/s   "
           f"{ours['tokens_per_second'] / book:.2f}x")  # fmt: skip
 
 
