@@ -4,7 +4,7 @@
     python benchmarks/bench_distributed.py gpu                 # GPT-2 124M in bf16 on a GPU
     python benchmarks/bench_distributed.py gpu --nproc 8 --compile
 
-cpu: the default preset (small: 4 layers, 256 dims, context 128, your BPE of 2,048) on Tiny
+cpu: the default preset (small: 4 layers, 128 dims, context 128, your BPE of 1,024) on Tiny
 Shakespeare, --steps steps in fp32, in one process (every core, then one thread) and with
 --nproc 2 (its share of the cores each, the gloo backend): tokens/s of each from summary.json,
 and the largest difference between the losses of the first and the last (the same steps: it
