@@ -86,7 +86,7 @@ def read_run(folder: Path) -> tuple[dict, Path, bytes | None]:
     try:
         info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         checkpoint = folder / "checkpoint.pt"
-        with open(checkpoint, "rb"):
+        with open(checkpoint, "rb"):  # readable, or the one line below; the worker reads it
             pass
         tokenizer = (folder / "tokenizer.json").read_bytes() if info.get("tokenizer") == "own" else None
     except (OSError, ValueError, AttributeError):

@@ -85,7 +85,7 @@ def pick_precision(wanted: str, device: str) -> tuple[str, str | None]:
                 fast = False
         else:
             fast = False
-        return ("bf16", None) if fast else ("fp32", None)
+        return ("bf16" if fast else "fp32"), None
     try:
         with torch.autocast(device_type=device, dtype=torch.bfloat16):
             x = torch.ones(2, 2, device=device)

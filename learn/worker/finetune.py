@@ -220,6 +220,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     timed = train.get("deadline") is not None
     budget = Budget(train.get("deadline") or math.inf, batch_size=train["batch_size"], **after)
     started, last_event = time.monotonic(), 0.0
+    every = None  # steps between evaluations, fixed once the run is sized: sizing it again moves its end, not its evaluations
 
     def resize(evaluations: int) -> None:  # the machine may have slowed down or sped up
         state["total_steps"] = min(planned, state["step"] + budget.steps_left(evaluations, 1))
@@ -251,8 +252,9 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             if timed and state["step"] == CALIBRATION_STEPS:
                 resize(EVALS)
                 warmup = max(1, min(warmup, state["total_steps"] // 5))
-            every = max(1, state["total_steps"] // EVALS)
-            if state["step"] % every == 0 or state["step"] == state["total_steps"]:
+            if every is None and (not timed or state["step"] >= CALIBRATION_STEPS):
+                every = max(1, state["total_steps"] // EVALS)
+            if every is not None and (state["step"] % every == 0 or state["step"] == state["total_steps"]):
                 tick = time.monotonic()
                 evaluate(state)
                 budget.forward_seconds = (time.monotonic() - tick) / after["eval_batches"]
@@ -324,7 +326,7 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     params = prepare(learner, model, "classify", lora, train["layers"])
     loader = DataLoader(sets["train"], batch_size=train["batch_size"], shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(train["seed"]))  # fmt: skip
-    in_order = {name: DataLoader(ds, batch_size=train["batch_size"]) for name, ds in sets.items()}
+    in_order = {name: DataLoader(sets[name], batch_size=train["batch_size"]) for name in ("train", "validation")}
     eval_iter = train["eval_batches"]
 
     def evaluate(state: dict) -> None:
