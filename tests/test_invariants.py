@@ -8,29 +8,44 @@ import shutil
 
 import pytest
 
-from conftest import copy_solutions, ready_stages
+from conftest import copy_solutions, pack_by_stage, ready_stages
 from learn import ROOT
-from learn.judge.grader import grade
+from learn.judge.grader import grade, grade_stages
 from learn.skeleton import skeleton_files
 
 STAGES = ready_stages()
 IDS = [s.id for s in STAGES]
 
 
+@pytest.fixture(scope="module")
+def solutions_graded(tmp_path_factory) -> dict:
+    """Every ready stage's reference, graded in one judge (stage id -> StageResult)."""
+    return {r.stage: r for r in grade_stages(STAGES, copy_solutions(tmp_path_factory.mktemp("solutions")))}
+
+
+@pytest.fixture(scope="module")
+def skeletons_graded(tmp_path_factory) -> dict:
+    """Each stage's untouched skeleton in the learner's situation (every other stage solved), graded
+    in as few trees as the stages allow: never beside a stage it builds on (conftest.pack_by_stage)."""
+    results = {}
+    for group in pack_by_stage([(stage, None) for stage in STAGES]):
+        tree = copy_solutions(tmp_path_factory.mktemp("skeletons"))
+        for stage, _ in group:
+            shutil.rmtree(tree / stage.package)
+            shutil.copytree(ROOT / "stages" / stage.package, tree / stage.package)
+        results.update({r.stage: r for r in grade_stages([s for s, _ in group], tree)})
+    return results
+
+
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)
-def test_solution_passes_every_check(stage, tmp_path):
-    result = grade(stage, copy_solutions(tmp_path))
-    failed = {c.name: c.message for c in result.checks if not c.passed}
+def test_solution_passes_every_check(stage, solutions_graded):
+    failed = {c.name: c.message for c in solutions_graded[stage.id].checks if not c.passed}
     assert not failed, failed
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)
-def test_skeleton_fails_every_check(stage, tmp_path):
-    # The learner's situation: every earlier stage solved, this one untouched.
-    tree = copy_solutions(tmp_path)
-    shutil.rmtree(tree / stage.package)
-    shutil.copytree(ROOT / "stages" / stage.package, tree / stage.package)
-    result = grade(stage, tree)
+def test_skeleton_fails_every_check(stage, skeletons_graded):
+    result = skeletons_graded[stage.id]
     passed = [c.name for c in result.checks if c.passed]
     assert not passed, f"checks that cannot fail on the skeleton: {passed}"
     for c in result.checks:  # the learner sees what to do, not a crash report

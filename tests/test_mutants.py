@@ -1,4 +1,8 @@
-"""Every mutant (a plausible learner mistake) is caught by the checks it names."""
+"""Every mutant (a plausible learner mistake) is caught by the checks it names.
+
+Mutants of different stages share a tree and one grading (tests/conftest.py `pack_by_stage`), each
+judged by its own stage's checks, as `learn gradebook` grades every stage of a submission at once.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +10,59 @@ import importlib
 
 import pytest
 
-from conftest import copy_solutions, ready_stages
-from learn.judge.grader import grade
+from conftest import SOLUTIONS, copy_solutions, pack_by_stage, ready_stages, stage_uses
+from learn.judge.grader import grade_stages
 
 
-def _mutants():
+def _stage_mutants():
     for stage in ready_stages():
-        module = importlib.import_module(f"mutants.{stage.package}")
-        for m in module.MUTANTS:
-            yield pytest.param(stage, m, id=f"{stage.id}-{m.name}")
+        yield stage, importlib.import_module(f"mutants.{stage.package}").MUTANTS
+
+
+GROUPS = pack_by_stage([(stage, m) for stage, mutants in _stage_mutants() for m in mutants])
+_graded: dict[int, dict[str, object]] = {}  # group index -> stage id -> StageResult
+
+
+def _grade_group(index: int, tmp_path_factory) -> dict[str, object]:
+    if index not in _graded:
+        tree = copy_solutions(tmp_path_factory.mktemp(f"mutants{index}"))
+        for stage, mutant in GROUPS[index]:
+            path = tree / stage.package / mutant.file
+            source = path.read_text(encoding="utf-8")
+            path.write_text(source.replace(mutant.old, mutant.new), encoding="utf-8")
+        _graded.clear()  # one group's results at a time: its tests run one after the other
+        _graded[index] = {r.stage: r for r in grade_stages([s for s, _ in GROUPS[index]], tree)}
+    return _graded[index]
 
 
 def test_each_stage_has_ten_mutants_and_each_check_catches_one():
-    for stage in ready_stages():
-        mutants = importlib.import_module(f"mutants.{stage.package}").MUTANTS
+    for stage, mutants in _stage_mutants():
         assert len(mutants) >= 10, stage.id
         assert len({m.name for m in mutants}) == len(mutants), f"{stage.id}: duplicate mutant names"
         names = {c.name for c in stage.checks}
         for m in mutants:
             assert set(m.caught_by) <= names, f"{m.name} names unknown checks {set(m.caught_by) - names}"
+            source = (SOLUTIONS / stage.package / m.file).read_text(encoding="utf-8")
+            assert source.count(m.old) == 1, f"{m.name}: the snippet must occur exactly once in {m.file}"
         # Every graded check proves it can fail: some mutant must be caught by it.
         unproven = names - {check for m in mutants for check in m.caught_by}
         assert not unproven, f"{stage.id}: no mutant proves these checks can fail: {sorted(unproven)}"
 
 
-@pytest.mark.parametrize(("stage", "mutant"), list(_mutants()))
-def test_mutant_is_caught(stage, mutant, tmp_path):
-    tree = copy_solutions(tmp_path)
-    path = tree / stage.package / mutant.file
-    source = path.read_text(encoding="utf-8")
-    assert source.count(mutant.old) == 1, f"{mutant.name}: the snippet must occur exactly once in {mutant.file}"
-    path.write_text(source.replace(mutant.old, mutant.new), encoding="utf-8")
-    result = grade(stage, tree)
+def test_trees_pair_no_stage_with_one_it_builds_on():
+    uses = stage_uses()
+    assert "stage3_attention" in uses["stage4_model"]  # the case this packing exists for
+    for group in GROUPS:
+        packages = [s.package for s, _ in group]
+        assert len(set(packages)) == len(packages)
+        assert not any(q in uses[p] for p in packages for q in packages)
+
+
+@pytest.mark.parametrize(
+    ("index", "stage", "mutant"),
+    [pytest.param(i, s, m, id=f"{s.id}-{m.name}") for i, group in enumerate(GROUPS) for s, m in group],
+)
+def test_mutant_is_caught(index, stage, mutant, tmp_path_factory):
+    result = _grade_group(index, tmp_path_factory)[stage.id]
     missed = [c.name for c in result.checks if c.name in mutant.caught_by and c.passed]
     assert not missed, f"{mutant.name} passed {missed}"
