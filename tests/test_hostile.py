@@ -158,18 +158,18 @@ def test_shadowing_modules_in_the_tree_earn_nothing(tmp_path):
     assert result.score == 0
 
 
-def test_signal_swallowing_loop_costs_one_timeout_per_check(tmp_path):
-    hang = ("    # BEGIN SOLUTION: count each adjacent",
-            "    import signal\n    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM): signal.signal(s, signal.SIG_IGN)\n"
-            "    while True:\n        pass\n    # BEGIN SOLUTION: count each adjacent")  # fmt: skip
+def test_signal_swallowing_loop_costs_its_check_one_timeout(tmp_path):
+    hang = ('        # BEGIN SOLUTION: JSON with "pattern"',  # in save: one check reaches it, the rest must still report
+            "        import signal\n        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM): signal.signal(s, signal.SIG_IGN)\n"
+            '        while True:\n            pass\n        # BEGIN SOLUTION: JSON with "pattern"')  # fmt: skip
     timeout = STAGE1.checks[0].timeout
     start = time.monotonic()
     result = _grade_hostile(tmp_path, limit=len(STAGE1.checks) * timeout + 30, replace=hang)
     elapsed = time.monotonic() - start
     hung = [c for c in result.checks if "did not finish within" in c.message]
-    assert "get_stats_counts_adjacent_pairs" in [c.name for c in hung]  # encode calls get_stats too
-    assert elapsed < len(hung) * timeout + 20  # each hung check costs its timeout, no more
-    assert {c.name: c.passed for c in result.checks}["merge_replaces_left_to_right"]  # the others still report
+    assert [c.name for c in hung] == ["save_load_roundtrip"]
+    assert elapsed < timeout + 20  # the hung check costs its timeout, no more
+    assert all(c.passed for c in result.checks if c not in hung)  # the others, after it too, still report
 
 
 def test_detached_child_is_killed(tmp_path):
