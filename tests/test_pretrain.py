@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -152,3 +153,20 @@ def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
     result = learn("generate", "ab", "--impl", "solutions", "--run", run)
     assert result.exit_code == 1 and "checkpoint cannot be read" in result.output and "Traceback" not in result.output
+
+
+def test_budget_sizes_a_run_from_steady_speeds():
+    from learn.worker.pretrain import Budget
+
+    budget = Budget(time.time() + 101, final_batches=0, eval_batches=0, sample_tokens=0, batch_size=1)
+    for seconds in (5.0, 5.0, 1.0, *[0.1] * 9):  # two warm-up steps, then one slow step among ten
+        budget.record_step(seconds)
+    assert budget.step_seconds == pytest.approx(0.19)  # the mean of the ten: the slow one weighs a tenth
+    assert 480 <= budget.steps_left(0, 1) <= 526 and 240 <= budget.steps_left(0, 2) <= 263  # 99 s at 0.19 s per micro-batch
+    # Sized again, a schedule moves by at most half or twice what it had left.
+    assert budget.resized(step=10, total=100, evaluations=0, k=1) == 10 + 2 * 90
+    assert budget.resized(step=10, total=10_000, evaluations=0, k=1) == 10 + 4995
+    assert 480 <= budget.resized(step=10, total=600, evaluations=0, k=1) - 10 <= 526
+    budget.record_evaluation(4.0, batches=2)
+    budget.record_evaluation(2.0, batches=2)
+    assert budget.forward_seconds == pytest.approx(1.5)  # the mean of the first two evaluations

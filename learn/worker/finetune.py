@@ -223,7 +223,10 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     every = None  # steps between evaluations, fixed once the run is sized: sizing it again moves its end, not its evaluations
 
     def resize(evaluations: int) -> None:  # the machine may have slowed down or sped up
-        state["total_steps"] = min(planned, state["step"] + budget.steps_left(evaluations, 1))
+        if state["step"] == CALIBRATION_STEPS:
+            state["total_steps"] = min(planned, state["step"] + budget.steps_left(evaluations, 1))
+        else:
+            state["total_steps"] = min(planned, budget.resized(state["step"], state["total_steps"], evaluations, 1))
 
     emit("phase", message="training")
     while state["step"] < state["total_steps"]:
@@ -257,7 +260,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             if every is not None and (state["step"] % every == 0 or state["step"] == state["total_steps"]):
                 tick = time.monotonic()
                 evaluate(state)
-                budget.forward_seconds = (time.monotonic() - tick) / after["eval_batches"]
+                budget.record_evaluation(time.monotonic() - tick, after["eval_batches"])
                 if timed and state["step"] < state["total_steps"]:
                     resize((state["total_steps"] - state["step"]) // every)
             if time.monotonic() - last_event > STEP_EVENTS or state["step"] == state["total_steps"]:

@@ -49,6 +49,7 @@ from learn.worker.main import emit
 SPECIAL = "<|endoftext|>"
 CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI: a crash loses at most this
 EVALS = 10  # evaluations in a run whose length is known
+EVAL_SHARE = 0.1  # with --max-seconds, the evaluations' share of the time left (fewer batches each in a short run)
 STEP_EVENTS = 0.2  # seconds between step events: the bar needs no more
 CALIBRATION_STEPS = 10  # with --max-seconds, the schedule's length is fixed from these steps' speed
 SAMPLE_PROMPTS = ("\n", "The ", "ROMEO:")
@@ -207,7 +208,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     val_batches = _in_order(val_set, val_batch)  # the final evaluation: all of it
     eval_iter = min(train.get("eval_batches", 8), len(val_batches))
     eval_train, eval_val = _in_order(train_set, val_batch, eval_iter), val_batches[:eval_iter]
-    eval_bytes, val_bytes = _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
+    plain_eval_val, eval_bytes, val_bytes = eval_val, _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
     eval_train, eval_val, val_batches = ([place.shard(b) for b in part] for part in (eval_train, eval_val, val_batches))
 
     torch.manual_seed(seed)
@@ -236,11 +237,18 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         tick = time.monotonic()
         with learner.autocast_context(device, train["precision"]):
             train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
-        budget.forward_seconds = (time.monotonic() - tick) / (2 * eval_iter)
+        budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         tokens = eval_iter * val_batch * ctx
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
              val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, tokens, eval_bytes))  # fmt: skip
+
+    def evaluate_on(n: int) -> None:
+        """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
+        nonlocal eval_iter, eval_train, eval_val, eval_bytes
+        eval_iter, eval_train, eval_val = n, eval_train[:n], eval_val[:n]
+        eval_bytes = _bytes_of(plain_eval_val[:n], tok)
+        budget.eval_batches, budget.final_batches = 2 * n, len(val_batches) + n
 
     def stream(first: int):
         """Training batches from number `first` on, epoch after epoch, each epoch in its own order."""
@@ -280,6 +288,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         done = state["step"] - first_step
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
         if timed and done == CALIBRATION_STEPS:
+            evaluate_on(place.same(min(eval_iter, budget.evaluation_batches(EVALS, EVAL_SHARE))))
             state["total_steps"] = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
@@ -288,8 +297,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         if total is not None and (state["step"] % every == 0 or state["step"] == total):
             evaluate()
             if timed and state["step"] < total:  # the machine may have slowed down or sped up: size the rest again
-                evals_left = (total - state["step"]) // every
-                state["total_steps"] = total = place.same(max(state["step"] + 1, state["step"] + budget.steps_left(evals_left, k)))
+                state["total_steps"] = total = place.same(budget.resized(state["step"], total, (total - state["step"]) // every, k))
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
             emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
@@ -339,28 +347,40 @@ class Budget:
 
     The deadline is the whole command's. Training stops early enough for what comes after it: the
     final evaluation (a forward pass per batch, timed at every evaluation; before the first, taken
-    as half a training step's time per batch) and the samples (a forward pass of one sequence per
-    new token: about a batch's time over the batch size, measured at twice the truth).
+    as half a training step's time per batch), the samples (a forward pass of one sequence per
+    new token: about a batch's time over the batch size, measured at twice the truth) and writing
+    the run folder. Sizing trusts steady speeds, not single steps: a 60-second run once trained 17
+    steps, once 105, when one slow step or evaluation could cut the schedule.
     """
 
     def __init__(self, deadline: float, final_batches: int, eval_batches: int, sample_tokens: int, batch_size: int):
         self.deadline, self.final_batches, self.eval_batches = deadline, final_batches, eval_batches
         self.sample_tokens, self.batch_size = sample_tokens, batch_size
-        self.step_seconds: float | None = None  # per micro-batch of training, a moving average
-        self.forward_seconds: float | None = None  # per batch, of the last evaluation
-        self.steps = 0
+        self.step_seconds: float | None = None  # per micro-batch of training: a mean, then a moving average
+        self.forward_seconds: float | None = None  # per batch of evaluation, averaged over evaluations
+        self.steps = self.evaluations = 0
 
     def record_step(self, seconds: float) -> None:
-        """Time of a step per micro-batch; the first two (memory being allocated) are left out."""
+        """Time of a step per micro-batch; the first two (memory being allocated) are left out. The
+        plain mean of the first ten, then a moving average: one slow early step must not size a run."""
         self.steps += 1
         if self.steps > 2:
-            self.step_seconds = seconds if self.step_seconds is None else 0.9 * self.step_seconds + 0.1 * seconds
+            weight = max(0.1, 1 / (self.steps - 2))
+            self.step_seconds = seconds if self.step_seconds is None else (1 - weight) * self.step_seconds + weight * seconds
+
+    def record_evaluation(self, seconds: float, batches: int) -> None:
+        """Time of an evaluation of `batches` forward passes: the mean of the first ones, then a moving average."""
+        self.evaluations += 1
+        weight = max(0.5, 1 / self.evaluations)
+        now = seconds / max(batches, 1)
+        self.forward_seconds = now if self.forward_seconds is None else (1 - weight) * self.forward_seconds + weight * now
 
     def _forward(self) -> float:
         return self.forward_seconds or (self.step_seconds or 0.0) / 2
 
     def _after_training(self) -> float:
-        return self.final_batches * self._forward() + self.sample_tokens * self._forward() / self.batch_size + 1.0
+        writing = 2.0  # the run folder, after the worker: loss.png (matplotlib's import), the checkpoint, samples.txt
+        return self.final_batches * self._forward() + self.sample_tokens * self._forward() / self.batch_size + writing
 
     def seconds_left(self) -> float:
         return max(0.0, self.deadline - time.time())
@@ -374,6 +394,17 @@ class Budget:
         """Steps of k micro-batches that fit before training must stop, `evaluations` included."""
         left = self.deadline - self._after_training() - time.time() - evaluations * self.eval_batches * self._forward()
         return max(1, int(left / max(k * (self.step_seconds or 1.0), 1e-6)))
+
+    def evaluation_batches(self, evaluations: int, share: float) -> int:
+        """Forward batches per evaluation for `evaluations` of them to take `share` of the time left."""
+        return max(1, int(share * self.seconds_left() / (evaluations * max(self._forward(), 1e-6))))
+
+    def resized(self, step: int, total: int, evaluations: int, k: int) -> int:
+        """The schedule's new length at `step` of `total`, sized again from the latest speeds: at most
+        half as many or twice as many steps left as before, for one evaluation slower or faster than
+        the rest is no trend (should the machine really slow down, out_of_time still stops in time)."""
+        left = total - step
+        return step + min(max(self.steps_left(evaluations, k), (left + 1) // 2), 2 * left)
 
 
 def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:
