@@ -24,6 +24,12 @@ from learn.manifest import Stage
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
+
+def tell(message: str) -> None:
+    """A line on stdout that names a file or a command to copy: whole, never broken at the terminal's width."""
+    out.print(message, soft_wrap=True)
+
+
 #: The tree graded by default and the one whose passes unlock stages: the course's stages/.
 DEFAULT_TREE = ROOT / "stages"
 #: Where commands write pictures (learn show): git-ignored, like .learn/.

@@ -32,7 +32,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli.console import Command, command_group, err, out, pick_tree, shown, usage_error
+from learn.cli.console import Command, command_group, err, out, pick_tree, shown, tell, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,
     check_precision,
@@ -348,9 +348,9 @@ def classify(
     out.print(f"\nconfusion matrix, the {len(splits['test'])} test texts:\n{'':14}{'predicted ham':>15}{'predicted spam':>16}")
     out.print(f"{'actual ham':14}{ham_ham:>15}{ham_spam:>16}\n{'actual spam':14}{spam_ham:>15}{spam_spam:>16}\n")
     stopped = " (stopped early)" if summary["stopped"] else ""
-    out.print(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
+    tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
               f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
-    out.print(f"try: learn classify \"You won a free prize! Call now to claim it\" --run {escape(str(shown(folder)))}")
+    tell(f"try: learn classify \"You won a free prize! Call now to claim it\" --run {escape(str(shown(folder)))}")
 
 
 # --- learn finetune instruct ---------------------------------------------------------------------
@@ -447,7 +447,7 @@ def instruct(
         out.print(f"  {kind:12}{n['before']:>6}/{n['tasks']:<3}{n['after']:>6}/{n['tasks']:<3}")
     out.print(f"  {'all':12}{100 * summary['exact_match_before']:>8.1f} %{100 * summary['exact_match_after']:>8.1f} %\n")
     stopped = " (stopped early)" if summary["stopped"] else ""
-    out.print(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
+    tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
               f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
-    out.print(f"responses to the {len(responses)} test instructions: {escape(str(shown(folder)))}/instruction-data-with-response.json; "
+    tell(f"responses to the {len(responses)} test instructions: {escape(str(shown(folder)))}/instruction-data-with-response.json; "
               f"the tasks': tasks.json")  # fmt: skip

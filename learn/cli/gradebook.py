@@ -34,7 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from learn import ROOT
-from learn.cli.console import err, load_course, out, plural, usage_error
+from learn.cli.console import err, load_course, out, plural, tell, usage_error
 from learn.manifest import Stage
 
 
@@ -128,7 +128,7 @@ def gradebook(
     out.print(table)
     cached = sum(r.cached for r in rows)
     wrote = [str(csv_path)] + ([f"one report per student in {details}"] if details else []) + ([f"results.json per student in {gradescope}"] if gradescope else [])
-    out.print(escape(f"wrote {' and '.join(wrote)}") + (f" ({cached} unchanged since the last run)" if cached else ""))
+    tell(escape(f"wrote {' and '.join(wrote)}") + (f" ({cached} unchanged since the last run)" if cached else ""))
     if flags:
         out.print(f"[yellow]{plural(len(flags), 'group')} of identical work[/] listed in {escape(str(flags_path))} (not part of any grade)")
 

@@ -31,7 +31,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli.console import err, out, pick_tree, shown, usage_error
+from learn.cli.console import err, pick_tree, shown, tell, usage_error
 from learn.cli.datafiles import FORMAT, SPECIAL, meta_path, text_files, tokenizer_path
 from learn.cli.runs import failed, packages_through, workers
 
@@ -76,9 +76,9 @@ def prepare(
     meta_path(target).write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
     os.replace(target.with_name(target.name + ".tmp"), target)
     where = escape(str(shown(target)))
-    out.print(f"wrote {where}: {tokens:,} tokens of {total / 2**20:,.1f} MB of text ({tokenizer}, vocabulary {meta['vocab_size']:,}) "
+    tell(f"wrote {where}: {tokens:,} tokens of {total / 2**20:,.1f} MB of text ({tokenizer}, vocabulary {meta['vocab_size']:,}) "
               f"in {time.time() - started:.0f} s")  # fmt: skip
-    out.print(f"train on it: learn pretrain --data {where}")
+    tell(f"train on it: learn pretrain --data {where}")
 
 
 def _corpus(corpus: str) -> tuple[list[Path], Path]:

@@ -36,7 +36,7 @@ from rich.markup import escape
 
 from learn import ROOT
 from learn.cli import launch
-from learn.cli.console import err, out, pick_tree, shown, usage_error
+from learn.cli.console import err, pick_tree, shown, tell, usage_error
 from learn.cli.datafiles import read_folder, read_tokens
 from learn.cli.runs import (
     MEMORY,
@@ -203,10 +203,10 @@ def pretrain(
         print(json.dumps(summary, indent=2))
     else:
         mfu = summary["config"].get("mfu")
-        out.print(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
+        tell(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
                   f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
                   + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
-        out.print(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
+        tell(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
 
 
 def _read_data(data: str) -> tuple:

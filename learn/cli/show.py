@@ -34,7 +34,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli.console import Command, command_group, err, load_course, out, output_file, pick_stage, pick_tree, plural, shown, usage_error
+from learn.cli.console import Command, command_group, err, load_course, output_file, pick_stage, pick_tree, plural, shown, tell, usage_error
 from learn.manifest import Stage
 
 app = command_group("Draw what your code computes (writes an image, grades nothing).")
@@ -124,7 +124,7 @@ def _write(weights: list, tokens: list[str], png: Path, title: str) -> None:
         _draw(weights, tokens, png, title)
     except OSError as e:
         raise usage_error(escape(f"cannot write {png}: {e.strerror or e}")) from None
-    out.print(f"wrote {escape(str(png))}: {plural(len(weights), 'head')} x {plural(len(tokens), 'token')}")
+    tell(f"wrote {escape(str(png))}: {plural(len(weights), 'head')} x {plural(len(tokens), 'token')}")
 
 
 def _run_learner_code(stage: Stage, tree: Path, tokens: list[str], heads: int, seed: int) -> dict:
