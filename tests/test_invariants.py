@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,34 +19,33 @@ IDS = [s.id for s in STAGES]
 
 
 @pytest.fixture(scope="module")
-def solutions_graded(tmp_path_factory) -> dict:
-    """Every ready stage's reference, graded in one judge (stage id -> StageResult)."""
-    return {r.stage: r for r in grade_stages(STAGES, copy_solutions(tmp_path_factory.mktemp("solutions")))}
+def graded(tmp_path_factory) -> dict:
+    """(tree kind, stage id) -> StageResult. "solutions": every reference in one tree. "skeleton":
+    each stage's untouched skeleton in the learner's situation (every other stage solved), in as
+    few trees as the stages allow, never beside a stage it builds on (conftest.pack_by_stage).
+    Two gradings at once, as `learn gradebook --jobs 2` grades a class."""
 
-
-@pytest.fixture(scope="module")
-def skeletons_graded(tmp_path_factory) -> dict:
-    """Each stage's untouched skeleton in the learner's situation (every other stage solved), graded
-    in as few trees as the stages allow: never beside a stage it builds on (conftest.pack_by_stage)."""
-    results = {}
-    for group in pack_by_stage([(stage, None) for stage in STAGES]):
-        tree = copy_solutions(tmp_path_factory.mktemp("skeletons"))
-        for stage, _ in group:
+    def grade_tree(kind: str, stages: list) -> dict:
+        tree = copy_solutions(tmp_path_factory.mktemp(kind))
+        for stage in stages if kind == "skeleton" else []:
             shutil.rmtree(tree / stage.package)
             shutil.copytree(ROOT / "stages" / stage.package, tree / stage.package)
-        results.update({r.stage: r for r in grade_stages([s for s, _ in group], tree)})
-    return results
+        return {(kind, r.stage): r for r in grade_stages(stages, tree)}
+
+    trees = [("solutions", STAGES)] + [("skeleton", [s for s, _ in g]) for g in pack_by_stage([(s, None) for s in STAGES])]
+    with ThreadPoolExecutor(2) as pool:
+        return {key: r for part in pool.map(lambda t: grade_tree(*t), trees) for key, r in part.items()}
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)
-def test_solution_passes_every_check(stage, solutions_graded):
-    failed = {c.name: c.message for c in solutions_graded[stage.id].checks if not c.passed}
+def test_solution_passes_every_check(stage, graded):
+    failed = {c.name: c.message for c in graded["solutions", stage.id].checks if not c.passed}
     assert not failed, failed
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=IDS)
-def test_skeleton_fails_every_check(stage, skeletons_graded):
-    result = skeletons_graded[stage.id]
+def test_skeleton_fails_every_check(stage, graded):
+    result = graded["skeleton", stage.id]
     passed = [c.name for c in result.checks if c.passed]
     assert not passed, f"checks that cannot fail on the skeleton: {passed}"
     for c in result.checks:  # the learner sees what to do, not a crash report
