@@ -349,7 +349,7 @@ def classify(
     out.print(f"{'actual ham':14}{ham_ham:>15}{ham_spam:>16}\n{'actual spam':14}{spam_ham:>15}{spam_spam:>16}\n")
     stopped = " (stopped early)" if summary["stopped"] else ""
     tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
-              f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
+         f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
     tell(f"try: learn classify \"You won a free prize! Call now to claim it\" --run {escape(str(shown(folder)))}")
 
 
@@ -448,6 +448,6 @@ def instruct(
     out.print(f"  {'all':12}{100 * summary['exact_match_before']:>8.1f} %{100 * summary['exact_match_after']:>8.1f} %\n")
     stopped = " (stopped early)" if summary["stopped"] else ""
     tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
-              f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
+         f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
     tell(f"responses to the {len(responses)} test instructions: {escape(str(shown(folder)))}/instruction-data-with-response.json; "
-              f"the tasks': tasks.json")  # fmt: skip
+         f"the tasks': tasks.json")  # fmt: skip

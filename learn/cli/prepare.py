@@ -77,7 +77,7 @@ def prepare(
     os.replace(target.with_name(target.name + ".tmp"), target)
     where = escape(str(shown(target)))
     tell(f"wrote {where}: {tokens:,} tokens of {total / 2**20:,.1f} MB of text ({tokenizer}, vocabulary {meta['vocab_size']:,}) "
-              f"in {time.time() - started:.0f} s")  # fmt: skip
+         f"in {time.time() - started:.0f} s")  # fmt: skip
     tell(f"train on it: learn pretrain --data {where}")
 
 

@@ -204,8 +204,8 @@ def pretrain(
     else:
         mfu = summary["config"].get("mfu")
         tell(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
-                  f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
-                  + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
+             f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
+             + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
         tell(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
 
 

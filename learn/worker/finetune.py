@@ -223,10 +223,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     every = None  # steps between evaluations, fixed once the run is sized: sizing it again moves its end, not its evaluations
 
     def resize(evaluations: int) -> None:  # the machine may have slowed down or sped up
-        if state["step"] == CALIBRATION_STEPS:
-            state["total_steps"] = min(planned, state["step"] + budget.steps_left(evaluations, 1))
-        else:
-            state["total_steps"] = min(planned, budget.resized(state["step"], state["total_steps"], evaluations, 1))
+        state["total_steps"] = min(planned, budget.resized(state["step"], state["total_steps"], evaluations, 1))
 
     emit("phase", message="training")
     while state["step"] < state["total_steps"]:
@@ -253,7 +250,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             state["examples_seen"] += input_batch.shape[0]
             state["losses"].append([state["step"], state["examples_seen"], float(loss)])
             if timed and state["step"] == CALIBRATION_STEPS:
-                resize(EVALS)
+                state["total_steps"] = min(planned, state["step"] + budget.steps_left(EVALS, 1))
                 warmup = max(1, min(warmup, state["total_steps"] // 5))
             if every is None and (not timed or state["step"] >= CALIBRATION_STEPS):
                 every = max(1, state["total_steps"] // EVALS)

@@ -288,7 +288,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         done = state["step"] - first_step
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
         if timed and done == CALIBRATION_STEPS:
-            evaluate_on(place.same(min(eval_iter, budget.evaluation_batches(EVALS, EVAL_SHARE))))
+            evaluate_on(place.same(min(eval_iter, max(1, budget.evaluation_batches(EVALS, EVAL_SHARE) // 2))))  # a batch of each split
             state["total_steps"] = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
