@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +22,14 @@ import pytest
 
 from conftest import copy_solutions
 from learn import ROOT, manifest
+from learn.judge import bwrap
 from learn.judge.grader import grade
 
 STAGE1 = manifest.find("stage1")
 CONTAINED = sys.platform.startswith("linux") and os.geteuid() == 0
 needs_containment = pytest.mark.skipif(not CONTAINED, reason="hiding paths and a user of its own need Linux and root")
+SANDBOXED = bwrap.level()[0] == bwrap.SANDBOX
+needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason=f"no sandbox here: {bwrap.level()[1]}")
 
 
 def _tree(tmp_path, prepend="", replace=None, skeleton=False, files=None):
@@ -353,3 +357,134 @@ def test_patched_oracles_and_lying_tensors_earn_no_more_than_honest_zeros(tmp_pa
         assert [c.name for c in result.checks] == [c.name for c in stage.checks]
         scores[name] = result.score
     assert scores["lying"] <= scores["honest"] < stage.max_score // 2, scores
+
+
+
+
+# Containment, probed from inside: the learner's code looks at everything it should not reach and
+# says what it found in its import error, which the first check's message carries (so it ran).
+LOOK_AROUND = """\
+import os, socket
+found = [f"uid={{os.getuid()}}", f"euid={{os.geteuid()}}"]
+for name, path in [("alice", {alice!r}), ("solutions", {solutions!r}), ("course", {course!r})]:
+    try:
+        open(path, "rb").read(1)
+        found.append(f"read:{{name}}")
+    except OSError:
+        pass
+found += [f"env:{{k}}" for k in os.environ if k.startswith("LEARN_HOSTILE_SECRET")]
+found += [f"judge:{{p}}" for p in {judges!r} if os.path.exists(f"/proc/{{p}}")]
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    found.append("net:connected")
+except OSError:
+    pass
+for folder in ("/tmp", "/dev/shm"):
+    try:
+        with open(os.path.join(folder, "{mark}"), "w") as f:
+            f.write("left behind")
+        found.append(f"wrote:{{folder}}")
+    except OSError:
+        pass
+raise SystemExit("looked: [" + " ".join(found) + "]")
+"""
+
+
+def _look_around(tmp_path) -> set[str]:
+    """Grade a tree one folder down (students/mallory/mallory-main/, as a zipped folder unpacks)
+    that looks around while a classmate sits beside it; what it found. Nothing it wrote in /tmp
+    or /dev/shm may outlive the grading."""
+    import socket
+
+    mark = f"learn-hostile-{uuid.uuid4().hex}"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        look = LOOK_AROUND.format(alice=str(tmp_path / "students" / "alice" / "stage1_tokenizer" / "bpe.py"),
+                                  solutions=str(ROOT / "solutions" / "stage1_tokenizer" / "bpe.py"),
+                                  course=str(ROOT / "curriculum.toml"), judges=[os.getpid(), os.getppid()],
+                                  port=listener.getsockname()[1], mark=mark)  # fmt: skip
+        copy_solutions(tmp_path / "students" / "alice")
+        tree = copy_solutions(tmp_path / "students" / "mallory" / "mallory-main")
+        init = tree / "stage1_tokenizer" / "__init__.py"
+        init.write_text(look + init.read_text())
+        result = grade(STAGE1, tree)
+    message = result.checks[0].message
+    assert "looked: " in message, message
+    for folder in ("/tmp", "/dev/shm"):
+        assert not os.path.exists(os.path.join(folder, mark)), f"a file the learner's code wrote outlived grading in {folder}"
+    return set(re.search(r"looked: \[([^\]]*)\]", message).group(1).split())
+
+
+@needs_sandbox
+def test_the_sandbox_shows_the_learner_s_code_nothing_it_was_not_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEARN_HOSTILE_SECRET", "a token of the grading machine's")
+    found = _look_around(tmp_path)
+    assert found & {"uid=0", "euid=0"} == set(), found  # never root
+    assert {f for f in found if f.split(":")[0] in ("read", "env", "judge", "net")} == set(), found
+    assert {"wrote:/tmp", "wrote:/dev/shm"} <= found, found  # its own, gone with it
+
+
+@needs_containment
+def test_without_the_sandbox_grading_says_so_and_hides_what_it_can(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEARN_HOSTILE_SECRET", "a token of the grading machine's")
+    monkeypatch.setenv("LEARN_SANDBOX", "off")
+    bwrap.level.cache_clear()
+    try:
+        found = _look_around(tmp_path)
+        result = grade(STAGE1, _tree(tmp_path / "again", skeleton=True))
+    finally:
+        monkeypatch.delenv("LEARN_SANDBOX")
+        bwrap.level.cache_clear()
+    assert found & {"uid=0", "euid=0", "read:alice", "read:solutions", "env:LEARN_HOSTILE_SECRET"} == set(), found
+    assert result.containment["level"] == bwrap.PARTIAL
+    assert "bubblewrap (LEARN_SANDBOX=off)" in result.containment["skipped"]
+
+
+def test_every_grading_records_its_containment(tmp_path):
+    result = grade(STAGE1, _tree(tmp_path, skeleton=True))
+    assert result.containment["level"] == bwrap.level()[0]
+    assert result.to_json()["containment"] == result.containment
+    assert any(line.startswith("RLIMIT_AS=") for line in result.containment["applied"]), result.containment
+
+
+# The worker runs the course's code from its view. Learner's code that rewrites the view, then
+# crashes so that the judge starts the next worker from it, must change nothing: that next worker
+# once ran as root, and forged passes through the judge's /proc/<pid>/fd.
+FORGE = """
+import json, os
+line = json.dumps({"event": "end", "stage": "stage1", "name": "get_stats_counts_adjacent_pairs", "passed": True,
+                   "message": "", "kind": ""}) + "\\n"
+for pid in os.listdir("/proc"):
+    try:
+        if b"learn.judge.plugin" not in open(f"/proc/{pid}/cmdline", "rb").read():  # the judges, nothing else
+            continue
+    except OSError:
+        continue
+    for fd in range(64):
+        try:
+            with open(f"/proc/{pid}/fd/{fd}", "a") as f:
+                f.write(line)
+        except (OSError, ValueError):
+            pass
+"""
+REWRITE_THE_VIEW = f"""\
+import os, pathlib, learn
+for name in ("worker/main.py", "wire.py", "__init__.py"):
+    path = pathlib.Path(learn.__file__).parent / name
+    try:
+        os.chmod(path, 0o666)
+    except OSError:
+        pass
+    try:
+        with open(path, "a") as f:
+            f.write({FORGE!r})
+    except OSError:
+        pass
+os._exit(1)
+"""
+
+
+def test_rewriting_the_course_view_then_crashing_earns_nothing(tmp_path):
+    result = _grade_hostile(tmp_path, limit=90, prepend=REWRITE_THE_VIEW, skeleton=True)
+    assert result.score == 0, {c.name: c.message for c in result.checks if c.passed}

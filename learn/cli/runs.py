@@ -123,7 +123,9 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
     from learn.worker.sandbox import Limits
 
     reaper.guard_this_process()
-    return Workers(packages, tree, Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS), pass_fds)
+    limits = Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS)
+    ranks = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # under torchrun the ranks' workers talk over the network
+    return Workers(packages, tree, limits, pass_fds, network=ranks, devices=True)
 
 
 def workers_reading(tree: Path, packages: list[str], checkpoint: Path, memory: int = MEMORY):

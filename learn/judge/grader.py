@@ -22,11 +22,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from learn import ROOT
-from learn.judge import reaper
+from learn.judge import bwrap, reaper
 from learn.manifest import Stage
 
 #: Failures that are not the learner's: `learn check` exits 3 on them.
@@ -61,6 +61,7 @@ class StageResult:
     checks: list[CheckResult]
     seconds: float
     seed: int
+    containment: dict = field(default_factory=dict)  # {"level", "applied", "skipped"}: learn/judge/bwrap.py
 
     @property
     def score(self) -> int:
@@ -84,6 +85,7 @@ class StageResult:
             "passed": self.passed,
             "seconds": round(self.seconds, 2),
             "checks": [asdict(c) for c in self.checks],
+            "containment": self.containment,
         }
 
 
@@ -162,6 +164,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
     ends: dict[str, float] = {}  # stage id -> when its last check ended (time.time())
     checks = {(s.id, c.name): c for s in stages for c in s.checks}
     results: dict[tuple[str, str], CheckResult] = {}
+    walls = {"level": bwrap.level()[0], "applied": [], "skipped": [bwrap.level()[1]] if bwrap.level()[1] else []}
     reaper.guard_this_process()
 
     def record(key, passed: bool, message: str, kind: str) -> None:
@@ -177,6 +180,7 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
                 events, killed = _events(proc, budget)
                 done_before, running = len(results), None
                 for ev in events:
+                    walls = _containment(ev) or walls
                     if ev["event"] == "collect_error":
                         raise GraderError("the grader could not load its checks", _tail(log_path))
                     key = (ev.get("stage"), ev.get("name"))
@@ -206,8 +210,17 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
         internal = next((c for c in stage_checks if c.kind == INTERNAL), None)
         if internal is not None:
             raise GraderError(f"the grader could not grade {stage.id}: {internal.message}", internal.message)
-        out.append(StageResult(stage.id, str(tree), stage_checks, seconds, seed))
+        out.append(StageResult(stage.id, str(tree), stage_checks, seconds, seed, walls))
     return out
+
+
+def _containment(ev: dict) -> dict | None:
+    """The walls a judge reports its workers had, if `ev` says so in the expected shape."""
+    strings = lambda v: type(v) is list and all(type(x) is str for x in v)  # noqa: E731
+    if ev["event"] == "containment" and ev.get("level") in (bwrap.SANDBOX, bwrap.PARTIAL) \
+            and strings(ev.get("applied")) and strings(ev.get("skipped")):  # fmt: skip
+        return {k: ev[k] for k in ("level", "applied", "skipped")}
+    return None
 
 
 def _explain(stage: Stage, checks: list[CheckResult]) -> None:

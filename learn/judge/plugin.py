@@ -10,7 +10,8 @@ plugin
     that it imports torch while pytest collects the checks,
   * gives each check its time from curriculum.toml, spent only while the learner's code runs,
   * writes one JSON line per event: {"event": "start", "stage", "name"} then {"event": "end",
-    "stage", "name", "passed", "message", "kind"}, each with "t" (time.time()); kind says what failed: "check" (a wrong answer), "probe" (the
+    "stage", "name", "passed", "message", "kind"}, each with "t" (time.time()), and last
+    {"event": "containment", "level", "applied", "skipped"} (learn/judge/bwrap.py); kind says what failed: "check" (a wrong answer), "probe" (the
     learner's code raised), "import", "timeout", "crash", "judge" (an answer the judge could not
     read), or "internal" (the grader itself could not work: never the learner's doing).
 """
@@ -76,6 +77,10 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     if _workers is not None:
+        walls = _workers.containment()
+        _write(event="containment", **walls)
+        print(f"containment: {walls['level']}", *(f"  applied: {x}" for x in walls["applied"]),
+              *(f"  skipped: {x}" for x in walls["skipped"]), sep="\n", file=sys.stderr)  # the grader's log
         _workers.close()
     if _report is not None:  # every verdict is out: skip the interpreter's teardown of torch
         _report.flush()

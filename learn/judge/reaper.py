@@ -8,6 +8,8 @@ Two nets, used together where the platform has them:
   learner's code is re-parented to them rather than to init; `reap_orphans` kills every child that
   is not one we started.
 Elsewhere the worker's process group (or, on Windows, the worker itself) is what can be killed.
+In the sandbox (learn/judge/bwrap.py) the worker's PID namespace ends with it, which takes every
+process inside along.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def kill(proc: subprocess.Popen, uid: int | None = None) -> None:
     disown(proc)
     if uid is not None:
         kill_user(uid)
+        remove_files_of(uid)
     reap_orphans()
 
 
@@ -119,6 +122,31 @@ def kill_user(uid: int) -> None:
             return
 
 
+SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files
+
+
+def remove_files_of(uid: int) -> None:
+    """Remove what `uid` left in the shared temporary folders. In the sandbox (learn/judge/bwrap.py)
+    a worker's /tmp and /dev/shm are its own and vanish with it; without it they are the host's."""
+    import shutil
+
+    for folder in SHARED_TEMP:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def reap_orphans() -> None:
     """Kill and reap every child of ours that we did not start (Linux; a no-op elsewhere)."""
     if not LINUX:
@@ -126,7 +154,7 @@ def reap_orphans() -> None:
     me = os.getpid()
     for _ in range(50):
         with _lock:
-            strays = [pid for pid in _children(me) if pid not in _ours]
+            strays = [pid for pid in children(me) if pid not in _ours]
             for pid in strays:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -142,7 +170,7 @@ def reap_orphans() -> None:
         time.sleep(0.01)
 
 
-def _children(parent: int) -> list[int]:
+def children(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -26,14 +26,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from learn import ROOT, wire
-from learn.judge import reaper
+from learn.judge import bwrap, reaper
 from learn.worker.main import BOOT
 from learn.worker.sandbox import Limits
 
 LOG_TAIL = 2048  # bytes of the worker's output kept for a message
 MESSAGE_CAP = 2000  # characters of any sentence the worker sends
-# Never copied into a worker's tree, and hidden from it where the OS allows.
+# Never copied into a worker's tree; without the sandbox, hidden from it where the OS allows.
 NOT_FOR_WORKERS = ("solutions", "fixtures", "checks", "tests", ".git", ".learn", "runs", "__pycache__")
+# The environment a worker gets: nothing else of the host's (tokens, paths, credentials) reaches the learner's code.
+ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "LC_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "CUDA_", "NVIDIA_",
+               "NCCL_", "GLOO_", "TORCH_", "TORCHELASTIC_", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE",
+               "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT",
+               "LEARN_DIST_TIMEOUT")  # fmt: skip
 
 
 class ProbeFailed(Exception):
@@ -47,13 +52,15 @@ class ProbeFailed(Exception):
 class Worker:
     """One worker process and the threads that read its protocol and its log."""
 
-    def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None, pass_fds: tuple[int, ...] = ()):
-        self.uid = uid
+    def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None, pass_fds: tuple[int, ...] = (),
+                 sandboxed: bool = False):  # fmt: skip
+        self.uid, self.sandboxed = uid, sandboxed
         self.proc = reaper.spawn(
             cmd, env=env, cwd=config["home"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, away from the judge's
             pass_fds=pass_fds,
         )  # fmt: skip
+        self.pid = self.proc.pid  # its Python's, once it is ready (python_pid)
         self.replies: queue.Queue = queue.Queue()
         self.log = collections.deque(maxlen=LOG_TAIL)
         self.log_bytes = 0
@@ -125,6 +132,8 @@ class Worker:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
+        if self.sandboxed and code is not None and code > 128:  # bwrap exits 128 + N for a child ended by signal N
+            code = 128 - code
         if code is None:
             how = "closed its connection to the grader"
         elif code < 0:
@@ -138,6 +147,17 @@ class Worker:
             how = f"exited with code {code}: does your code call os._exit or sys.exit?"
         tail = self.log_tail()
         return f"the process running your code {how}" + (f"\n  its last output:\n{tail}" if tail else "")
+
+    def python_pid(self) -> int:
+        """The host's pid of the worker's Python, for signals: in the sandbox bwrap starts it two
+        levels down (bwrap, then bwrap as the namespace's init), and forwards no signal."""
+        pid = self.proc.pid
+        for _ in range(2 if self.sandboxed else 0):
+            children = reaper.children(pid)
+            if len(children) != 1:
+                break
+            pid = children[0]
+        return pid
 
     def log_tail(self) -> str:
         text = bytes(self.log).decode("utf-8", errors="replace").strip()
@@ -162,22 +182,23 @@ class Workers:
     pass_fds: open files every worker inherits under the same numbers (learn pretrain's token file
     and checkpoint: the worker may run as a user who could not open their paths)."""
 
-    def __init__(self, packages: list[str], tree: Path, limits: Limits, pass_fds: tuple[int, ...] = ()):
+    def __init__(self, packages: list[str], tree: Path, limits: Limits, pass_fds: tuple[int, ...] = (),
+                 network: bool = False, devices: bool = False):  # fmt: skip
         self.packages = list(packages)
         self.pass_fds = tuple(pass_fds)
         self.uid = reaper.worker_uid()
-        hide = _hidden(tree)
+        self.level, self.partial_why = bwrap.level()
+        self.network, self.devices = network, devices  # the engine's: several ranks of a run, a GPU
+        hide = [] if self.level == bwrap.SANDBOX else _hidden(tree)
         self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
         self.view, self.tree, self.home = self.dir / "view", self.dir / "tree", self.dir / "home"
-        shutil.copytree(ROOT / "learn", self.view / "learn", ignore=shutil.ignore_patterns("__pycache__"))
-        for package in self.packages:
-            if not (ROOT / "checks" / package).is_dir():  # a stage without graded checks yet (learn pretrain uses stage 5)
-                continue
-            shutil.copytree(ROOT / "checks" / package, self.view / "checks" / package, ignore=shutil.ignore_patterns("__pycache__"))
+        self._make_view()
         _copy_tree(tree, self.tree)
         self.home.mkdir()
-        if self.uid is not None:
-            _chown_all(self.dir, self.uid)
+        if self.uid is not None:  # the worker's user owns its tree and home, never the view it runs
+            self.dir.chmod(0o711)
+            _chown_all(self.tree, self.uid)
+            _chown_all(self.home, self.uid)
         self.config = {
             "tree": str(self.tree),
             "packages": self.packages,
@@ -192,12 +213,40 @@ class Workers:
         self.ready_info: dict = {}
         self._start()
 
+    def _make_view(self) -> None:
+        """The course as the worker runs it: `learn` and the stages' checks, owned by this process's
+        user and writable by nobody else, so that no worker can change the code the next one starts."""
+        shutil.copytree(ROOT / "learn", self.view / "learn", ignore=shutil.ignore_patterns("__pycache__"))
+        for package in self.packages:
+            if (ROOT / "checks" / package).is_dir():  # a stage without graded checks yet (learn pretrain uses stage 5)
+                shutil.copytree(ROOT / "checks" / package, self.view / "checks" / package,
+                                ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        for folder, _, files in os.walk(self.view):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+
     def _start(self) -> None:
-        cmd = [sys.executable, "-E", "-P", "-B", *(["-s"] if self.uid is not None else []), "-c", BOOT, str(self.view)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        sandboxed = self.level == bwrap.SANDBOX
+        user_site = self.uid is None  # as root, only the system's site-packages
+        cmd = [sys.executable, "-E", "-P", "-B", *([] if user_site else ["-s"]), "-c", BOOT, str(self.view)]
+        if sandboxed:
+            cmd = bwrap.command(cmd, self.uid, read_only=[self.view], writable=[self.tree, self.home], home=str(self.home),
+                                network=self.network, devices=self.devices)  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k in ENVIRONMENT or any(k.startswith(p) for p in ENVIRONMENT if p[-1] == "_")}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # tiny tensors: threads only cost here
-        self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds)
+        env.update(HOME=str(self.home), USER="learner", LOGNAME="learner")
+        self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds, sandboxed)
         self._waiting_ready = True
+
+    def containment(self) -> dict:
+        """What walls the learner's code had: {"level", "applied", "skipped"} (see learn/judge/bwrap.py).
+        The level is what this side set up; the lists add what the worker says it applied itself."""
+        walls = ["bubblewrap: own PID, IPC, UTS, cgroup and mount namespaces, an allow-list of read-only paths"
+                 + ("" if self.network else ", no network")] if self.level == bwrap.SANDBOX else []  # fmt: skip
+        skipped = [f"bubblewrap ({self.partial_why})"] if self.partial_why else []
+        said = lambda key: [str(x)[:200] for x in self.ready_info.get(key, [])][:20] if type(self.ready_info.get(key)) is list else []  # noqa: E731
+        return {"level": self.level, "applied": walls + said("ready"), "skipped": skipped + said("skipped")}
 
     def run(self, probe, kwargs: dict, seconds: float, on_event=None, package: str | None = None):
         """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed.
@@ -237,7 +286,7 @@ class Workers:
         if worker is None:
             raise ProbeFailed("no probe is running", "internal")
         try:
-            os.kill(worker.proc.pid, signal.SIGUSR1)
+            os.kill(worker.pid, signal.SIGUSR1)
         except OSError:
             pass  # it has ended: the request below says how
         try:
@@ -263,6 +312,7 @@ class Workers:
             self._restart()
             raise ProbeFailed(f"the grader could not start a worker ({e.kind}): {e}", "internal") from None
         self.ready_info, self._waiting_ready = ready, False
+        worker.pid = worker.python_pid()  # before the learner's code runs: nothing else of its is there yet
 
     def _restart(self) -> None:
         """Kill the current worker and everything it started; start the next one now (it warms up)."""
@@ -317,10 +367,14 @@ def _outside(hide: list[str]) -> str | None:
 
 
 def _hidden(tree: Path) -> list[str]:
-    """What a worker must not see: the course's answers, and other submissions beside this tree."""
-    paths = [ROOT / name for name in ("solutions", "fixtures", "tests", ".learn")]
-    parent = Path(tree).resolve().parent
-    python = Path(sys.prefix).resolve()
-    if parent != ROOT and not python.is_relative_to(parent):  # a folder of submissions, say
-        paths.append(parent)
-    return [str(p) for p in paths]
+    """What a worker without the sandbox must not see: the course's answers, and the widest folder
+    that holds the tree and nothing a worker needs (a class's submissions, however deep it lies).
+    A deny-list, hence only `partial` containment: bwrap's allow-list needs none of it."""
+    paths = [ROOT / name for name in ("solutions", "fixtures", "tests", ".learn", "runs")]
+    needed = [Path(p).resolve() for p in (ROOT, sys.prefix, sys.base_prefix, tempfile.gettempdir())]
+    widest = None
+    for folder in Path(tree).resolve().parents:
+        if any(p.is_relative_to(folder) for p in needed):
+            break
+        widest = folder
+    return [str(p) for p in paths + ([widest] if widest else [])]

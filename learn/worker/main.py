@@ -125,12 +125,12 @@ def main() -> None:
     config = channel.receive()
     limits = Limits(**config["limits"])
     done = contain(limits, config["hide"], config["uid"], config["home"])
+    probes = Probes(config["packages"], config["tree"], channel)
+    for path in config["checks"]:  # torch and the oracles' imports, while the judge starts too, and
+        probes.module(path)  # before the tree is on the path: a module of the learner's cannot shadow them
     os.chdir(config["tree"])
     os.environ["LEARN_TREE"] = config["tree"]  # to name the learner's own files in messages
     sys.path.insert(0, config["tree"])  # the learner's packages come first, as a learner expects
-    probes = Probes(config["packages"], config["tree"], channel)
-    for path in config["checks"]:  # torch and the oracles' imports, while the judge starts too
-        probes.module(path)
     channel.send({"ready": done.applied, "skipped": done.skipped})
     while True:
         request = channel.receive()

@@ -1,6 +1,8 @@
 """Contain the worker before it imports a line of the learner's code, where the OS allows.
 
-Applied by the worker to itself, in this order (learn/worker/main.py):
+Inside bubblewrap (learn/judge/bwrap.py) the walls and the user are set before Python starts,
+and only step 1 is left to do here. Without it (`partial` containment) the worker applies to
+itself, in this order (learn/worker/main.py):
 
 1. Resource limits (POSIX): address space, CPU seconds, file size, no core dumps, and, with a
    dedicated user, a cap on processes. Past a limit the kernel stops the learner's code; the judge
@@ -16,7 +18,8 @@ Applied by the worker to itself, in this order (learn/worker/main.py):
    No new privileges can be gained afterwards (no setuid programs).
 
 Each step that the platform refuses is skipped and named in `Containment.skipped`, which the
-worker logs; the judge's verdicts never depend on it.
+worker sends with its first message; the judge puts it in the grader's log and every report
+(learn/judge/workers.py `containment`), and its verdicts never depend on it.
 """
 
 from __future__ import annotations
@@ -58,10 +61,12 @@ def contain(limits: Limits, hide: list[str], uid: int | None, home: str) -> Cont
     _set_limits(limits, uid is not None, done)
     if sys.platform.startswith("linux"):
         _libc().prctl(PR_SET_PDEATHSIG, 9)  # SIGKILL when the judge dies
-    if hide or uid is not None:
+    if hide:  # without the sandbox (learn/judge/bwrap.py), which hides everything it does not bind
         _mount_namespace(hide, home, done)
-    if uid is not None:
+    if uid is not None and os.getuid() != uid:
         _drop_to(uid, home, done)
+    elif uid is not None:
+        done.applied.append(f"user {uid} (from the start)")
     os.environ["HOME"] = os.environ["TMPDIR"] = home
     return done
 
