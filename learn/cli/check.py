@@ -14,7 +14,8 @@ from rich.padding import Padding
 from rich.text import Text
 
 from learn import progress
-from learn.cli.console import err, find_tree, load_course, load_progress, next_step, out, pick_stage, pick_tree, plural, shown, usage_error
+from learn.cli.console import (err, find_tree, load_course, load_progress, next_step, out, pick_stage, pick_tree, plural,
+                               say_containment, shown, usage_error)
 from learn.manifest import Stage
 
 
@@ -45,6 +46,8 @@ def check(
         stages = [pick_stage(stage_name, course, prog)]
         tree = pick_tree(impl, stages[0])
     present = [s for s in stages if (tree / s.package).is_dir()]
+    if gradescope is not None:
+        say_containment()
     try:
         if as_json or not present:
             results = grade_stages(present, tree, seed) if present else []

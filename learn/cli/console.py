@@ -90,6 +90,16 @@ def error_line(message: str) -> None:
             pass  # the line above said it
 
 
+def say_containment() -> None:
+    """One line on stderr where a grading of others' code gets only partial containment here."""
+    from learn.judge import bwrap
+
+    level, why = bwrap.level()
+    if level != bwrap.SANDBOX:
+        err.print(f"[bold yellow]containment: {level}[/] ({escape(why)}): students' code runs without the sandbox, "
+                  "and every report says so")  # fmt: skip
+
+
 def load_course() -> list[Stage]:
     try:
         return manifest.load()

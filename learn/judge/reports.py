@@ -62,7 +62,9 @@ def gradescope(stage_results: list[dict], course: list[Stage], version: str = ""
             })  # fmt: skip
     score = sum(t["score"] for t in tests)
     seed = next((r["seed"] for r in stage_results if "seed" in r), None)
-    about = [f"seed {seed}"] * (seed is not None) + [f"course version {version}"] * bool(version)
+    walls = next((r["containment"]["level"] for r in stage_results if "containment" in r), None)
+    about = ([f"seed {seed}"] * (seed is not None) + [f"course version {version}"] * bool(version)
+             + [f"containment {walls}"] * bool(walls))  # fmt: skip
     return {"score": score, "output": f"{score} of {sum(t['max_score'] for t in tests)} points" + (f" ({', '.join(about)})" if about else ""),
             "tests": tests}  # fmt: skip
 
