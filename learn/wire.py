@@ -24,7 +24,13 @@ import math
 import struct
 from typing import Any
 
-MAX_MESSAGE = 512 * 2**20  # bytes: a probe result larger than this is refused
+# Sized to what crosses, with room: the largest reply of any check is a 42 KB header and a 1.2 MB
+# blob (`learn check --all --impl solutions`); the engine's are of the same order (curves,
+# samples, attention maps); checkpoints travel as files. The judge's memory stays bounded by them
+# whatever a worker sends: JSON nodes cost ~100 bytes each in Python, so nodes are counted too.
+MAX_MESSAGE = 64 * 2**20  # bytes of one frame: a probe result larger than this is refused
+MAX_HEADER = 4 * 2**20  # bytes of its JSON header
+MAX_ITEMS = 1_000_000  # values in it, every list, dict and number counted
 MAX_DEPTH = 64  # nesting of lists and dicts
 
 # dtype name -> bytes per element; only these cross.
@@ -86,6 +92,9 @@ def encode(value: Any) -> bytes:
         raise WireError(f"{where} is a {_type_name(v)}, not {PLAIN}: subclasses and custom objects are refused")
 
     header = json.dumps(enc(value, "the result", 0), allow_nan=False, separators=(",", ":")).encode()
+    if len(header) > MAX_HEADER:
+        raise WireError(f"the result has {len(header) / 2**20:.0f} MB of numbers and lists, over the {MAX_HEADER // 2**20} MB "
+                        "limit: return a tensor instead")  # fmt: skip
     if len(header) + len(blob) + 4 > MAX_MESSAGE:
         raise WireError(f"the result is {(len(header) + len(blob)) / 2**20:.0f} MB, over the {MAX_MESSAGE // 2**20} MB limit")
     return struct.pack(">I", len(header)) + header + bytes(blob)
@@ -110,6 +119,8 @@ def decode(message: bytes) -> Any:
     (n,) = struct.unpack(">I", message[:4])
     if 4 + n > len(message):
         raise WireError("a message whose header runs past its end")
+    if n > MAX_HEADER or message.count(b",", 4, 4 + n) > MAX_ITEMS:  # before json builds a node of it
+        raise WireError(f"a header over {MAX_HEADER // 2**20} MB or {MAX_ITEMS:,} values")
     try:
         tree = json.loads(message[4 : 4 + n].decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:

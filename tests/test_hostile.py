@@ -488,3 +488,28 @@ os._exit(1)
 def test_rewriting_the_course_view_then_crashing_earns_nothing(tmp_path):
     result = _grade_hostile(tmp_path, limit=90, prepend=REWRITE_THE_VIEW, skeleton=True)
     assert result.score == 0, {c.name: c.message for c in result.checks if c.passed}
+
+
+# Replies the learner's code forges by replacing the check modules' probes in the worker: empty
+# answers, raw bytes with no merges, merges of a token with itself (each doubles its bytes).
+FORGED_REPLIES = """\
+import sys
+EOT = "<|endoftext|>"
+def _reply(learner, texts=(), vocab_size=300, special_tokens=None, **kwargs):
+    raw = [list(t.encode()) for t in texts]
+    merges = {merges}
+    return {{"merges": merges, "special_tokens": {{EOT: vocab_size - 1}}, "encoded": raw, "decoded": list(texts),
+            "loaded": raw, "loaded_special_tokens": {{EOT: vocab_size - 1}}, "vocab_ids": list(range(vocab_size)),
+            "merge_ids": list(range(256, 256 + len(merges))), "decoded_texts": list(texts)}}
+for module in [m for name, m in list(sys.modules.items()) if name.startswith("learn_probes_")]:
+    for name in dir(module):
+        if name.startswith("probe_"):
+            setattr(module, name, _reply if "train" in name or "save" in name else lambda learner, **kwargs: [])
+"""
+
+
+@pytest.mark.parametrize("merges", ["[]", "[[0, 0]] + [[256 + k, 256 + k] for k in range(400)]"], ids=["none", "doubling"])
+def test_forged_probe_replies_earn_nothing(tmp_path, merges):
+    result = _grade_hostile(tmp_path, limit=60, prepend=FORGED_REPLIES.format(merges=merges), skeleton=True)
+    passed = {c.name for c in result.checks if c.passed}
+    assert passed <= {"roundtrip_on_diverse_text"}, passed  # what a tokenizer of raw bytes earns honestly

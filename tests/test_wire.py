@@ -86,3 +86,16 @@ def test_frames_are_capped():
     chunks = iter([struct.pack(">I", wire.MAX_MESSAGE + 1)])
     with pytest.raises(wire.WireError, match="over"):
         wire.read_frame(lambda n: next(chunks, b""))
+
+
+def test_a_small_frame_cannot_make_the_judge_huge():
+    """Many tiny JSON values would cost ~100 bytes each once decoded: refused before decoding."""
+    header = ("[" + ",".join(['["list"]'] * (wire.MAX_ITEMS + 1)) + "]").encode()
+    assert len(header) < wire.MAX_MESSAGE
+    with pytest.raises(wire.WireError, match="values"):
+        wire.decode(struct.pack(">I", len(header)) + header)
+    big = b"[" + b" " * wire.MAX_HEADER + b"0]"
+    with pytest.raises(wire.WireError, match="MB"):
+        wire.decode(struct.pack(">I", len(big)) + big)
+    with pytest.raises(wire.WireError, match="return a tensor instead"):
+        wire.encode(list(range(wire.MAX_HEADER // 4)))

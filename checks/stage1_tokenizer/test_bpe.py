@@ -6,7 +6,7 @@ compute every expected value themselves:
   * `oracle_train` below, an independent statement of the training rule, on texts drawn at
     grading time from the run's seed, besides the merges stored in fixtures/stage1_tokenizer/
     (written by fixtures/stage1_tokenizer/generate.py from the reference);
-  * tiktoken, an independent BPE encoder, fed the learner's own merges;
+  * tiktoken, an independent BPE encoder, fed the merges the judge learns itself;
   * the learner's vocabulary rebuilt here from its merges, to decode ids without its decode.
 """
 
@@ -18,7 +18,7 @@ from functools import cache
 
 import regex
 
-from learn.judge.checking import as_tiktoken, expect, expect_equal, expect_type, fixture, rng, run, short
+from learn.judge.checking import answers, as_tiktoken, expect, expect_equal, expect_type, fixture, rng, run, short
 
 PKG = "stage1_tokenizer"
 EOT = "<|endoftext|>"
@@ -103,10 +103,17 @@ def oracle_train(text: str, vocab_size: int, special_tokens=()) -> list[list[int
     return merges
 
 
+MAX_PIECE = 4096  # bytes of one learned token: a claimed merge of a token with itself doubles it
+
+
 def vocab_of(merges) -> dict[int, bytes]:
+    """{id: bytes} that the learner's merges make; a merge that is not a pair of known ids, or a
+    token over MAX_PIECE bytes, stands as b"?" (which no text decodes to): claims cost us nothing."""
     vocab = {i: bytes([i]) for i in range(256)}
-    for k, (a, b) in enumerate(merges):
-        vocab[256 + k] = vocab.get(a, b"?") + vocab.get(b, b"?")
+    for k, pair in enumerate(merges if type(merges) is list else []):
+        ok = type(pair) in (list, tuple) and len(pair) == 2 and all(type(t) is int for t in pair)
+        piece = vocab.get(pair[0], b"?") + vocab.get(pair[1], b"?") if ok else b"?"
+        vocab[256 + k] = piece if len(piece) <= MAX_PIECE else b"?"
     return vocab
 
 
@@ -182,7 +189,7 @@ def probe_save_load(learner, text, vocab_size, special_tokens, texts):
 def test_get_stats_counts_adjacent_pairs():
     r = rng()
     cases = [[1, 2, 3, 1, 2], [7], [], [5, 5, 5, 5]] + [[r.randrange(6) for _ in range(r.randrange(2, 30))] for _ in range(5)]
-    got = expect_type(run(probe_get_stats, cases=cases), list, "get_stats results")
+    got = answers(run(probe_get_stats, cases=cases), len(cases), "get_stats results")
     for ids, items in zip(cases, got):
         as_dict = {tuple(p): n for p, n in items}
         expect_equal(as_dict, oracle_stats(ids), f"get_stats({short(ids, 60)})")
@@ -194,7 +201,7 @@ def test_merge_replaces_left_to_right():
     for _ in range(6):
         ids = [r.randrange(4) for _ in range(r.randrange(3, 25))]
         cases.append((ids, (ids[0], ids[1]), 256 + r.randrange(100)))
-    got = run(probe_merge, cases=cases)
+    got = answers(run(probe_merge, cases=cases), len(cases), "merge results")
     for (ids, pair, idx), out in zip(cases, got):
         expect_equal(out, oracle_merge(ids, pair, idx), f"merge({short(ids, 60)}, {pair}, {idx})")
 
@@ -203,7 +210,8 @@ def test_roundtrip_on_diverse_text():
     texts = DIVERSE + [drawn_text()]
     got = run(probe_train_encode, text=corpus(), vocab_size=356, special_tokens=None, texts=texts)
     vocab = vocab_of(got["merges"])
-    for text, ids, decoded in zip(texts, got["encoded"], got["decoded"]):
+    encoded, decoded_texts = (answers(got[k], len(texts), f"{k} texts") for k in ("encoded", "decoded"))
+    for text, ids, decoded in zip(texts, encoded, decoded_texts):
         expect_equal(decoded, text, f"decode(encode({short(text, 40)}))")
         ours = b"".join(vocab.get(i, b"?") for i in ids).decode("utf-8", errors="replace")
         expect(ours == text, f"encode({short(text, 40)}): its ids, decoded here with your merges",
@@ -214,7 +222,7 @@ def test_decode_replaces_invalid_utf8():
     # 0xE2 0x82 starts a 3-byte character that never ends; 0xFF is never valid UTF-8; the last
     # case is half of 'é' in one token and the rest in the next: join the bytes before decoding.
     cases = [([0xE2, 0x82], "\ufffd"), ([104, 0xFF, 105], "h\ufffdi"), ([0xC3, 0xA9], "é"), ([104, 105], "hi")]
-    got = run(probe_decode, cases=[ids for ids, _ in cases])
+    got = answers(run(probe_decode, cases=[ids for ids, _ in cases]), len(cases), "decode results")
     for (ids, expected), out in zip(cases, got):
         expect(type(out) is str, f"decode({ids}) on a fresh BPETokenizer() must not raise", short(expected), short(out))
         expect_equal(out, expected, f"decode({ids})")
@@ -278,24 +286,26 @@ def _ambiguous_words(merges, n: int) -> str:
 
 
 def test_encoding_matches_tiktoken():
-    merges = run(probe_train_encode, text=drawn_corpus(60), vocab_size=420, special_tokens=[EOT], texts=[])["merges"]
+    corpus_text = drawn_corpus(60)
+    merges = oracle_train(corpus_text, 420, (EOT,))  # the judge's own: the oracle never rests on the learner's claims
     texts = [held_out(), corpus()[:2000], *DIVERSE, f"one{EOT}two", _ambiguous_words(merges, 400)]
-    got = run(probe_train_encode, text=drawn_corpus(60), vocab_size=420, special_tokens=[EOT], texts=texts)
-    oracle = as_tiktoken(GPT2_SPLIT, got["merges"], got["special_tokens"])
-    for text, ids in zip(texts, got["encoded"]):
+    got = run(probe_train_encode, text=corpus_text, vocab_size=420, special_tokens=[EOT], texts=texts)
+    oracle = as_tiktoken(GPT2_SPLIT, merges, {EOT: 419})
+    for text, ids in zip(texts, answers(got["encoded"], len(texts), "encode results")):
         expected = oracle.encode(text, allowed_special="all")
         if ids != expected:
             first = next((i for i, (g, e) in enumerate(zip(ids, expected)) if g != e), min(len(ids), len(expected)))
-            expect(False, f"encode({short(text, 40)}) vs tiktoken with your merges, from token {first} on",
+            expect(False, f"encode({short(text, 40)}) vs tiktoken with the merges BPE learns from this text, from token {first} on",
                    short(expected[first : first + 8]), short(ids[first : first + 8]))  # fmt: skip
 
 
 def test_save_load_roundtrip():
     texts = [held_out(), f"a{EOT}b", drawn_text(), *DIVERSE[4:9]]
-    got = run(probe_save_load, text=drawn_corpus(), vocab_size=380, special_tokens=[EOT], texts=texts)
-    oracle = as_tiktoken(GPT2_SPLIT, got["merges"], got["special_tokens"])
-    for text, ids in zip(texts, got["loaded"]):
-        expect_equal(ids, oracle.encode(text, allowed_special="all"), f"loaded.encode({short(text, 40)}) (the merges you saved)")
+    corpus_text = drawn_corpus()
+    got = run(probe_save_load, text=corpus_text, vocab_size=380, special_tokens=[EOT], texts=texts)
+    oracle = as_tiktoken(GPT2_SPLIT, oracle_train(corpus_text, 380, (EOT,)), {EOT: 379})  # the judge's own merges
+    for text, ids in zip(texts, answers(got["loaded"], len(texts), "loaded.encode results")):
+        expect_equal(ids, oracle.encode(text, allowed_special="all"), f"loaded.encode({short(text, 40)}) (the tokenizer you saved)")
     expect_equal(got["decoded"], texts[0], "loaded.decode of the held-out text")
     expect_equal(got["loaded_special_tokens"], got["special_tokens"], "special tokens after load")
 

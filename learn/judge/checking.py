@@ -116,6 +116,14 @@ def expect_type(value, kind: type, what: str):
     return value
 
 
+def answers(got, n: int, what: str) -> list:
+    """`got` once it is a list of exactly `n` answers, one per case asked: a short reply (or an
+    empty one) would otherwise compare nothing and pass."""
+    expect_type(got, list, what)
+    expect(len(got) == n, f"{what}: one answer per case", f"{n} answers", f"{len(got)}")
+    return got
+
+
 def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Tensors: same shape and values within tolerance; the message names the worst element."""
     import torch  # only the checks of torch stages pay for this import
@@ -223,7 +231,7 @@ def as_tiktoken(pattern: str, merges: list[list[int]], special_tokens: dict[str,
     import tiktoken
 
     vocab = {i: bytes([i]) for i in range(256)}
-    for k, (a, b) in enumerate(merges):
+    for k, (a, b) in enumerate(merges):  # callers pass the judge's own merges, never a learner's claim
         vocab[256 + k] = vocab[a] + vocab[b]
     ranks: dict[bytes, int] = {}
     for idx in sorted(vocab):
