@@ -32,6 +32,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from learn.cli import files
 from learn.cli.console import Command, command_group, err, out, pick_tree, shown, tell, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,
@@ -185,7 +186,7 @@ def new_folder(run: Optional[str], default: str) -> Path:
 def write_json(path: Path, value) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+        files.write_text(path, json.dumps(value, indent=2) + "\n")
     except OSError as e:
         raise usage_error(escape(f"cannot write {path} ({e.strerror or e})")) from None
 
@@ -206,9 +207,7 @@ class Weights:
         if isinstance(event.get("part"), bytes):
             self.parts.append(event["part"])
             if event.get("last"):
-                tmp = self.folder / "checkpoint.pt.part"
-                tmp.write_bytes(b"".join(self.parts))
-                os.replace(tmp, self.folder / "checkpoint.pt")
+                files.write_bytes(self.folder / "checkpoint.pt", b"".join(self.parts))
                 self.parts, self.done = [], True
 
 
@@ -259,7 +258,7 @@ def plot(history: dict, png: Path, columns: dict, ylabel: str, steps: bool) -> N
     ax.set_xlabel("examples seen")
     ax.set_ylabel(ylabel)
     ax.legend()
-    fig.savefig(png, dpi=100)
+    files.save_figure(fig, png)
 
 
 def finish(folder: Path, summary: dict, as_json: bool) -> None:
@@ -315,7 +314,7 @@ def classify(
             "data_sha256": hashlib.sha256(text.encode()).hexdigest(), "tokenizer": tokenizer_of(start)}  # fmt: skip
     write_json(folder / "run.json", info)
     if tokenizer is not None:
-        (folder / "tokenizer.json").write_bytes(tokenizer)
+        files.write_bytes(folder / "tokenizer.json", tokenizer)
     kwargs = {"splits": splits, "lora": adapters,
               "train": {**settings, "threads": threads, "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip
 
@@ -403,7 +402,7 @@ def instruct(
             "data_sha256": hashlib.sha256(text.encode()).hexdigest(), "tokenizer": tokenizer_of(start)}  # fmt: skip
     write_json(folder / "run.json", info)
     if tokenizer is not None:
-        (folder / "tokenizer.json").write_bytes(tokenizer)
+        files.write_bytes(folder / "tokenizer.json", tokenizer)
     strip = lambda entries: [{k: e[k] for k in ("instruction", "input", "output")} for e in entries]  # noqa: E731
     kwargs = {"data": splits, "tasks": {name: strip(t) for name, t in generated.items()}, "lora": adapters,
               "train": {**settings, "threads": threads, "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip

@@ -36,6 +36,7 @@ from rich.markup import escape
 
 from learn import ROOT
 from learn.cli import launch
+from learn.cli import files
 from learn.cli.console import err, pick_tree, shown, tell, usage_error
 from learn.cli.datafiles import read_folder, read_tokens
 from learn.cli.runs import (
@@ -190,15 +191,15 @@ def pretrain(
     if tokenizer == "own":
         if tokens is None:
             _cache_tokenizer(text, config["vocab_size"], tree, result["tokenizer"])
-        (folder / "tokenizer.json").write_bytes(result["tokenizer"])
+        files.write_bytes(folder / "tokenizer.json", result["tokenizer"])
     _plot(result["history"], folder / "loss.png")
     if result["stopped"]:
         err.print(f"stopped at step {result['history']['losses'][-1][0] if result['history']['losses'] else 0}: "
                   f"go on with `learn pretrain --run {escape(str(shown(folder)))} --resume`")  # fmt: skip
         raise typer.Exit(130 if stop_at is None else 0)
     summary = {**result["summary"], "seconds": round(time.time() - started, 2), "data": what, "tokenizer": tokenizer}
-    (folder / "samples.txt").write_text(result["samples"], encoding="utf-8")
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    files.write_text(folder / "samples.txt", result["samples"])
+    files.write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
@@ -222,7 +223,7 @@ def _read_data(data: str) -> tuple:
 def _write_new(folder: Path, info: dict) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "run.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        files.write_text(folder / "run.json", json.dumps(info, indent=2) + "\n")
     except OSError as e:
         raise usage_error(escape(f"cannot write {folder} ({e.strerror or e})")) from None
 
@@ -238,13 +239,16 @@ def _tokenizer_key(text: str, vocab_size: int, tree: Path) -> Path:
 
 def _cached_tokenizer(text: str, vocab_size: int, tree: Path) -> bytes | None:
     path = _tokenizer_key(text, vocab_size, tree)
-    return path.read_bytes() if path.is_file() else None
+    try:
+        return files.read_bytes(path)
+    except OSError:
+        return None
 
 
 def _cache_tokenizer(text: str, vocab_size: int, tree: Path, data: bytes) -> None:
     try:
         CACHE.mkdir(parents=True, exist_ok=True)
-        _tokenizer_key(text, vocab_size, tree).write_bytes(data)
+        files.write_bytes(_tokenizer_key(text, vocab_size, tree), data)
     except OSError:
         pass  # a cache: the next run trains it again
 
@@ -320,4 +324,4 @@ def _plot(history: dict, png: Path) -> None:
     ax.set_xlabel("tokens seen")
     ax.set_ylabel("loss (nats per token)")
     ax.legend()
-    fig.savefig(png, dpi=100)
+    files.save_figure(fig, png)

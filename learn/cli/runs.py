@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import typer
 from rich.markup import escape
 
 from learn import ROOT
+from learn.cli import files
 from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, usage_error
 
 RUNS = ROOT / "runs"
@@ -73,7 +73,7 @@ def latest_run(task: str | None = None) -> Path:
 def _task(folder: Path) -> str | None:
     """A run folder's task ("classify", "instruct"; None for pretraining), "?" if unreadable."""
     try:
-        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = json.loads(files.read_text(folder / "run.json"))
         return info.get("task") if type(info) is dict else "?"
     except (OSError, ValueError):
         return "?"
@@ -84,11 +84,10 @@ def read_run(folder: Path) -> tuple[dict, Path, bytes | None]:
     usage error. The checkpoint is not read here: it can be GBs (GPT-2 with AdamW's moments), and
     the worker maps it from where `workers_reading` hands it over."""
     try:
-        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = json.loads(files.read_text(folder / "run.json"))
         checkpoint = folder / "checkpoint.pt"
-        with open(checkpoint, "rb"):  # readable, or the one line below; the worker reads it
-            pass
-        tokenizer = (folder / "tokenizer.json").read_bytes() if info.get("tokenizer") == "own" else None
+        os.close(files.open_regular(checkpoint))  # a plain file, or the one line below; the worker reads it
+        tokenizer = files.read_bytes(folder / "tokenizer.json") if info.get("tokenizer") == "own" else None
     except (OSError, ValueError, AttributeError):
         raise usage_error(escape(f"{shown(folder)}/ holds no readable run (run.json, checkpoint.pt, tokenizer.json): "
                                  "give the folder of a `learn pretrain` run")) from None  # fmt: skip
@@ -150,10 +149,7 @@ def copy_out(engine, value: dict, dest: Path) -> None:
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"the worker's {src.name} is not a plain file")
-        tmp = dest.with_name(dest.name + ".tmp")
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(f, out, 1 << 20)
-        os.replace(tmp, dest)
+        files.copy_into(f, dest)
     src.unlink()
 
 
@@ -175,15 +171,25 @@ def gpt2_weights(init: str) -> Path:
 
 def hand_over(engine, path: Path) -> str:
     """Where the worker of `engine` reads the file at `path`: a link to it (a copy where a link
-    cannot be made) in the worker's own folder, which the worker may read whatever user it runs
-    as and wherever `path` lies. For inputs too large to cross as data (GPT-2's 548 MB)."""
+    cannot be made, or where others may not read it) in the worker's own folder, which the worker
+    may read whatever user it runs as and wherever `path` lies. For inputs too large to cross as
+    data (GPT-2's 548 MB). Only a plain file is handed over, never through a link, and always the
+    very file that was opened: a link that replaced it in between is refused."""
     dest = engine.home / path.name
-    try:
-        if not os.stat(path).st_mode & 0o004:
-            raise PermissionError("others may not read it")  # a link keeps the file's permissions
-        os.link(path, dest)
-    except OSError:
-        shutil.copyfile(path, dest)
+    fd = files.open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        opened = os.fstat(fd)
+        try:
+            if not opened.st_mode & 0o004:
+                raise PermissionError("others may not read it")  # a link keeps the file's permissions
+            os.link(path, dest, follow_symlinks=False)
+        except OSError:
+            files.copy_into(f, dest)
+            return str(dest)
+        linked = os.lstat(dest)
+        if (linked.st_dev, linked.st_ino) != (opened.st_dev, opened.st_ino):  # replaced in between: what we opened
+            dest.unlink()
+            files.copy_into(f, dest)
     return str(dest)
 
 

@@ -7,7 +7,8 @@ A worker in it starts with nothing of the host and is given, by name:
   * writable: its copy of the tree and a home of its own, and an empty, size-capped /tmp and
     /dev/shm that vanish with it;
   * its own PID, IPC, UTS, cgroup and network namespaces: it cannot see, signal or trace a process
-    of the host, and reaches no network; it dies with the judge (--die-with-parent) and cannot
+    of the host, and reaches no network (the ranks of one `learn pretrain` keep the host's network,
+    its name and resolver files, to find each other); it dies with the judge (--die-with-parent) and cannot
     push keys into the judge's terminal (--new-session).
 As root (a grading box, CI, a Gradescope container) bwrap sets the walls up and `setpriv` drops to
 the worker's own user id with no capabilities before Python starts, so the learner's code never
@@ -33,6 +34,7 @@ INSTALL = "install bubblewrap (Debian, Ubuntu: apt-get install bubblewrap; Fedor
 TMPFS_BYTES = 1 << 30  # each of /tmp and /dev/shm: they live in memory, which no rlimit counts
 LINKS = ("/bin", "/lib", "/lib32", "/lib64", "/sbin")  # into /usr on most systems; real folders on some
 LOADER = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+RESOLVER = ("/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/gai.conf")  # with the network
 
 
 @functools.cache
@@ -64,8 +66,8 @@ def command(cmd: list[str], uid: int | None, read_only: list, writable: list, ho
     """`cmd` inside the walls, seeing the host's paths in `read_only` and `writable` at the same
     place (so that no path needs translating). uid: the worker's own user (as root), or None.
     network: keep the host's (several ranks of one training run talk over it); devices: the GPU's."""
-    args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            *([] if network else ["--unshare-net"]), "--die-with-parent", "--new-session",
+    args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try",
+            *([] if network else ["--unshare-net", "--unshare-uts"]), "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev"]  # fmt: skip
     for path in ("/tmp", "/dev/shm"):
         args += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", path]
@@ -73,7 +75,8 @@ def command(cmd: list[str], uid: int | None, read_only: list, writable: list, ho
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
     bound, made = ["/dev", "/proc"], {"/tmp"}
-    args += _binds("--ro-bind", ["/usr", *(p for p in LINKS if not os.path.islink(p)), *LOADER, *runtime(uid), *read_only],
+    args += _binds("--ro-bind", ["/usr", *(p for p in LINKS if not os.path.islink(p)), *LOADER, *(RESOLVER if network else ()),
+                               *runtime(uid), *read_only],
                    bound, made)  # fmt: skip
     args += _binds("--bind", writable, bound, made)
     if devices:

@@ -242,8 +242,8 @@ class Workers:
     def containment(self) -> dict:
         """What walls the learner's code had: {"level", "applied", "skipped"} (see learn/judge/bwrap.py).
         The level is what this side set up; the lists add what the worker says it applied itself."""
-        walls = ["bubblewrap: own PID, IPC, UTS, cgroup and mount namespaces, an allow-list of read-only paths"
-                 + ("" if self.network else ", no network")] if self.level == bwrap.SANDBOX else []  # fmt: skip
+        walls = ["bubblewrap: own PID, IPC, cgroup and mount namespaces, an allow-list of read-only paths"
+                 + ("" if self.network else ", own UTS namespace and no network")] if self.level == bwrap.SANDBOX else []  # fmt: skip
         skipped = [f"bubblewrap ({self.partial_why})"] if self.partial_why else []
         said = lambda key: [str(x)[:200] for x in self.ready_info.get(key, [])][:20] if type(self.ready_info.get(key)) is list else []  # noqa: E731
         return {"level": self.level, "applied": walls + said("ready"), "skipped": skipped + said("skipped")}

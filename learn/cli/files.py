@@ -1,0 +1,72 @@
+"""Files in folders the learner controls (run folders, .learn/), touched as what they claim to be.
+
+The CLI may run as root (a grading box, a container) over a run folder that the learner's code
+wrote: a `checkpoint.pt` that is a link to /etc/shadow, or a `summary.json.tmp` that points at
+a system file, must never make it read or write anything but a plain file of that folder. So:
+reads open without following links (O_NOFOLLOW) and take regular files only; writes go to a
+temporary file created exclusively beside the target, then renamed over it (a rename replaces a
+link, never what it points at).
+
+    data = read_bytes(folder / "run.json")        # OSError for a link, a FIFO, a folder...
+    write_bytes(folder / "summary.json", data)    # whole or not at all
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 on Windows, which has no such links to fear here
+
+
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of `path` if it is a regular file itself (not a link to one)."""
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a plain file")
+    return fd
+
+
+def read_bytes(path: Path) -> bytes:
+    with os.fdopen(open_regular(path), "rb") as f:
+        return f.read()
+
+
+def read_text(path: Path) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def replace(path: Path, write) -> None:
+    """Replace `path` with what write(f) writes to a new binary file: a reader sees the old file or
+    the new one, never half, and nothing that `path` or a stale temporary file links to is touched."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    replace(path, lambda f: f.write(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def copy_into(source, path: Path) -> None:
+    """Replace `path` with what the open binary file `source` holds (GBs: in chunks)."""
+    replace(path, lambda f: shutil.copyfileobj(source, f, 1 << 20))
+
+
+def save_figure(fig, path: Path) -> None:
+    """A matplotlib figure as a PNG at `path`."""
+    replace(path, lambda f: fig.savefig(f, dpi=100, format="png"))
