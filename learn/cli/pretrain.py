@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -183,9 +184,9 @@ def pretrain(
     settings = {**train, "threads": threads or launch.default_threads(), "stop_at": stop_at,
                 "deadline": started + max_seconds - WRITING if max_seconds else None, "device": device, "compile": compile_model}  # fmt: skip
     kwargs = {"text": text, "config": config, "train": settings, "tokenizer": tokenizer, "saved_tokenizer": saved_tokenizer}
-    files = {"resume": folder / "checkpoint.pt" if resume else None, "tokens": tokens.path if tokens is not None else None}
+    inputs = {"resume": folder / "checkpoint.pt" if resume else None, "tokens": tokens.path if tokens is not None else None}
     memory = None if device != "cpu" and launch.gpu_driver() else MEMORY + (2 * tokens.tokens if tokens is not None else 0)
-    result = _train(tree, packages, kwargs, files, memory, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json or not main)
+    result = _train(tree, packages, kwargs, inputs, memory, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json or not main)
     if not main:
         raise typer.Exit(130 if result["stopped"] and stop_at is None else 0)
     if tokenizer == "own":
@@ -253,10 +254,10 @@ def _cache_tokenizer(text: str, vocab_size: int, tree: Path, data: bytes) -> Non
         pass  # a cache: the next run trains it again
 
 
-def _train(tree: Path, packages: list[str], kwargs: dict, files: dict, memory: int | None, seconds: float, folder: Path,
+def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: int | None, seconds: float, folder: Path,
            quiet: bool) -> dict:  # fmt: skip
     """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step.
-    files: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
+    inputs: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
     checkpoints are copied into the run folder as they come."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -284,7 +285,7 @@ def _train(tree: Path, packages: list[str], kwargs: dict, files: dict, memory: i
                 copy_out(engine, event["checkpoint"], folder / "checkpoint.pt")
                 saved["step"] = event.get("step")
 
-        opened = {key: open(path, "rb") for key, path in files.items() if path is not None}  # noqa: SIM115 (closed below)
+        opened = {key: os.fdopen(files.open_regular(path), "rb") for key, path in inputs.items() if path is not None}
         engine = workers(tree, packages, memory, tuple(f.fileno() for f in opened.values()))
         kwargs = {**kwargs, **{key: {"fd": f.fileno()} for key, f in opened.items()}}
         try:
