@@ -513,3 +513,12 @@ def test_forged_probe_replies_earn_nothing(tmp_path, merges):
     result = _grade_hostile(tmp_path, limit=60, prepend=FORGED_REPLIES.format(merges=merges), skeleton=True)
     passed = {c.name for c in result.checks if c.passed}
     assert passed <= {"roundtrip_on_diverse_text"}, passed  # what a tokenizer of raw bytes earns honestly
+
+
+def test_a_fifo_in_the_tree_blocks_nothing(tmp_path):
+    tree = _tree(tmp_path, skeleton=True)
+    os.mkfifo(tree / "stage1_tokenizer" / "pipe.py")
+    start = time.monotonic()
+    result = grade(STAGE1, tree)
+    assert time.monotonic() - start < 60
+    assert result.score == 0 and [c.name for c in result.checks] == [c.name for c in STAGE1.checks]

@@ -17,6 +17,7 @@ import os
 import queue
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -335,14 +336,17 @@ def _import_sentence(package: str, seconds: float, e: ProbeFailed) -> str:
 
 
 def _copy_tree(src: Path, dest: Path, max_file: int = 64 * 2**20) -> None:
-    """The learner's tree without the course's own folders, big files or followed symlinks."""
+    """The learner's tree without the course's own folders, big files, followed symlinks, or
+    anything that is not a file, a folder or a link (a FIFO would block the copy forever)."""
 
     def ignore(folder, names):
         top = os.path.samefile(folder, src)
         skip = {n for n in names if (top and n in NOT_FOR_WORKERS) or n == "__pycache__" or n.endswith(".pyc")}
         for n in names:
-            p = os.path.join(folder, n)
-            if not os.path.islink(p) and os.path.isfile(p) and os.path.getsize(p) > max_file:
+            mode = os.lstat(os.path.join(folder, n))
+            if stat.S_ISREG(mode.st_mode) and mode.st_size > max_file:
+                skip.add(n)
+            elif not (stat.S_ISREG(mode.st_mode) or stat.S_ISDIR(mode.st_mode) or stat.S_ISLNK(mode.st_mode)):
                 skip.add(n)
         return skip
 
