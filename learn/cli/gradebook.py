@@ -34,7 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from learn import ROOT
-from learn.cli.console import err, load_course, out, plural, tell, usage_error
+from learn.cli.console import err, load_course, out, plural, say_containment, tell, usage_error
 from learn.manifest import Stage
 
 
@@ -70,6 +70,7 @@ def gradebook(
         raise usage_error(escape(f"--out {csv_path} is a folder; name the CSV to write, e.g. --out {csv_path / 'gradebook.csv'}"))
     cache = None if fresh else csv_path.parent / f".{csv_path.stem}-cache"
 
+    say_containment()
     with tempfile.TemporaryDirectory(prefix="learn-gradebook-") as tmp:
         subs = found.find(submissions, course, Path(tmp) / "unzipped")
         if not subs:
@@ -184,6 +185,8 @@ def _grading_root(where: Path) -> Path:
 
 def _note(row) -> str:
     notes = [row.note] if row.note else []
+    levels = sorted({r["containment"]["level"] for r in row.stages if type(r.get("containment")) is dict})
+    notes += [f"containment {level}" for level in levels if level != "sandbox"]  # learn/judge/bwrap.py
     notes += [f"{r['stage']}: grader error: {r['grader_error']}" for r in row.stages if "grader_error" in r]
     return "; ".join(notes)
 
