@@ -522,3 +522,10 @@ def test_a_fifo_in_the_tree_blocks_nothing(tmp_path):
     result = grade(STAGE1, tree)
     assert time.monotonic() - start < 60
     assert result.score == 0 and [c.name for c in result.checks] == [c.name for c in STAGE1.checks]
+
+
+def test_a_module_that_shadows_a_library_of_the_checks_breaks_neither_the_grader_nor_the_checks(tmp_path):
+    """The worker imports the checks' libraries before the tree is on its path (it once exited 3)."""
+    shadow = "raise ImportError('a module of the learner shadows this library')\n"
+    result = _grade_hostile(tmp_path, limit=60, files={"regex.py": shadow, "tiktoken.py": shadow, "torch.py": shadow})
+    assert result.score == STAGE1.max_score, {c.name: c.message for c in result.checks if not c.passed}
