@@ -49,7 +49,7 @@ def classify(
         raise usage_error(escape(f"{shown(folder)}/ is not a finished `learn finetune classify` run"))
     record = info["init"]
     from_gpt2 = record.get("kind") == "gpt2"
-    engine, checkpoint = workers_reading(tree, packages, checkpoint, GPT2_MEMORY if from_gpt2 else MEMORY)
+    engine, checkpoint = workers_reading(tree, packages, checkpoint, GPT2_MEMORY if from_gpt2 else MEMORY, gpt2=tokenizer is None)
     try:
         if from_gpt2:
             init = {"kind": "gpt2", "path": hand_over(engine, gpt2_weights(record["file"]))}

@@ -215,10 +215,10 @@ def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], fol
           quiet: bool, print_eval) -> dict:  # fmt: skip
     """The probe's result; the weights written to folder/checkpoint.pt as they come."""
     if start["kind"] == "gpt2":
-        engine = workers(tree, packages, GPT2_MEMORY)
+        engine = workers(tree, packages, GPT2_MEMORY, gpt2=True)
         start = {**start, "path": hand_over(engine, Path(start["path"]))}
     else:
-        engine, checkpoint = workers_reading(tree, packages, start["checkpoint"])
+        engine, checkpoint = workers_reading(tree, packages, start["checkpoint"], gpt2=tokenizer_of(start) == "gpt2")
         start = {**start, "checkpoint": checkpoint}
     weights = Weights(folder)
 

@@ -40,7 +40,7 @@ def generate(
     from learn.judge.workers import ProbeFailed
     from learn.worker.pretrain import probe_generate
 
-    engine, checkpoint = workers_reading(tree, packages, checkpoint)
+    engine, checkpoint = workers_reading(tree, packages, checkpoint, gpt2=tokenizer is None)
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "prompt": prompt, "max_new_tokens": max_new_tokens,
               "temperature": temperature, "top_k": top_k, "seed": seed}  # fmt: skip
     try:

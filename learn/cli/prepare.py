@@ -33,7 +33,7 @@ from rich.markup import escape
 
 from learn.cli.console import err, pick_tree, shown, tell, usage_error
 from learn.cli.datafiles import FORMAT, SPECIAL, meta_path, text_files, tokenizer_path
-from learn.cli.runs import failed, packages_through, workers
+from learn.cli.runs import failed, gpt2_encoding, packages_through, workers
 
 PIECE = 4_000_000  # characters tokenized at a time
 SECONDS = 1200  # a worker's time for one piece, or for training the tokenizer
@@ -173,12 +173,8 @@ def _write(target: Path, files: list[Path], total: int, encode, eot: int) -> tup
 def _gpt2():
     """tiktoken's GPT-2 encoding, as a function of a text to little-endian uint16 bytes."""
     import numpy as np
-    import tiktoken
 
-    try:
-        enc = tiktoken.get_encoding("gpt2")
-    except Exception as e:  # noqa: BLE001 (no network and no cached files)
-        raise usage_error(f"GPT-2's tokenizer files could not be loaded ({escape(type(e).__name__)}): use --tokenizer own") from None
+    enc = gpt2_encoding()
 
     def encode(text: str) -> bytes:
         parts = _parts(text, 4 * (os.cpu_count() or 1))  # tiktoken's batch runs on every core

@@ -286,7 +286,7 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
                 saved["step"] = event.get("step")
 
         opened = {key: os.fdopen(files.open_regular(path), "rb") for key, path in inputs.items() if path is not None}
-        engine = workers(tree, packages, memory, tuple(f.fileno() for f in opened.values()))
+        engine = workers(tree, packages, memory, tuple(f.fileno() for f in opened.values()), gpt2=kwargs["tokenizer"] == "gpt2")
         kwargs = {**kwargs, **{key: {"fd": f.fileno()} for key, f in opened.items()}}
         try:
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import typer
@@ -113,10 +114,11 @@ def packages_through(stage_number: int, tree: Path, doing: str) -> list[str]:
     return [s.package for s in stages]
 
 
-def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_fds: tuple[int, ...] = ()):
+def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_fds: tuple[int, ...] = (),
+            gpt2: bool = False):  # fmt: skip
     """A worker over `tree` for the engine's probes, contained as the grader's are, with room to
-    train: `memory` bytes of address space (None: no limit, as a GPU's driver needs), and the open
-    files `pass_fds` (learn/judge/workers.py)."""
+    train: `memory` bytes of address space (None: no limit, as a GPU's driver needs), the open
+    files `pass_fds` (learn/judge/workers.py), and with `gpt2` GPT-2's tokenizer files."""
     from learn.judge import reaper
     from learn.judge.workers import Workers
     from learn.worker.sandbox import Limits
@@ -124,13 +126,32 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
     reaper.guard_this_process()
     limits = Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS)
     ranks = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # under torchrun the ranks' workers talk over the network
-    return Workers(packages, tree, limits, pass_fds, network=ranks, devices=True)
+    return Workers(packages, tree, limits, pass_fds, network=ranks, devices=True, shared=tiktoken_cache() if gpt2 else {})
 
 
-def workers_reading(tree: Path, packages: list[str], checkpoint: Path, memory: int = MEMORY):
+def gpt2_encoding():
+    """tiktoken's GPT-2 encoding, its files fetched into tiktoken's cache where they are missing."""
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding("gpt2")
+    except Exception as e:  # noqa: BLE001 (no network and no cached files)
+        raise usage_error(f"GPT-2's tokenizer files could not be loaded ({escape(type(e).__name__)}): use --tokenizer own") from None
+
+
+def tiktoken_cache() -> dict[str, Path]:
+    """GPT-2's tokenizer files for a worker, which has no network: tiktoken's cache folder (by
+    tiktoken's own rule), filled here first, under the variable that names it to tiktoken."""
+    gpt2_encoding()
+    default = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    folder = os.environ.get("TIKTOKEN_CACHE_DIR", os.environ.get("DATA_GYM_CACHE_DIR", default))
+    return {"TIKTOKEN_CACHE_DIR": Path(folder)} if folder else {}  # "": tiktoken caches nothing
+
+
+def workers_reading(tree: Path, packages: list[str], checkpoint: Path, memory: int = MEMORY, gpt2: bool = False):
     """(a worker as `workers` makes one, with room to map `checkpoint` besides `memory`; where the
     worker reads the checkpoint: hand_over)."""
-    engine = workers(tree, packages, memory + checkpoint.stat().st_size)
+    engine = workers(tree, packages, memory + checkpoint.stat().st_size, gpt2=gpt2)
     try:
         return engine, hand_over(engine, checkpoint)
     except BaseException:

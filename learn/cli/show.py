@@ -103,7 +103,7 @@ def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path
     packages = packages_through(5, tree, "learn show attention --run")
     folder = run_folder(run)
     _, checkpoint, tokenizer = read_run(folder)
-    engine, checkpoint = workers_reading(tree, packages, checkpoint)
+    engine, checkpoint = workers_reading(tree, packages, checkpoint, gpt2=tokenizer is None)
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "sentence": sentence, "layer": layer}
     try:
         with err.status(f"running your GPTModel from {shown(folder)}/..."):

@@ -181,16 +181,18 @@ class Workers:
     once per stage); a crash or a timeout costs a fresh one, which the next check gets.
 
     pass_fds: open files every worker inherits under the same numbers (learn pretrain's token file
-    and checkpoint: the worker may run as a user who could not open their paths)."""
+    and checkpoint: the worker may run as a user who could not open their paths). shared: folders
+    every worker may read, by the environment variable that names each to it (tiktoken's cache)."""
 
     def __init__(self, packages: list[str], tree: Path, limits: Limits, pass_fds: tuple[int, ...] = (),
-                 network: bool = False, devices: bool = False):  # fmt: skip
+                 network: bool = False, devices: bool = False, shared: dict[str, Path] | None = None):  # fmt: skip
         self.packages = list(packages)
         self.pass_fds = tuple(pass_fds)
         self.uid = reaper.worker_uid()
         self.level, self.partial_why = bwrap.level()
         self.network, self.devices = network, devices  # the engine's: several ranks of a run, a GPU
-        hide = [] if self.level == bwrap.SANDBOX else _hidden(tree)
+        self.shared = {name: str(Path(folder).resolve()) for name, folder in (shared or {}).items()}
+        hide = [] if self.level == bwrap.SANDBOX else _hidden(tree, list(self.shared.values()))
         self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
         self.view, self.tree, self.home = self.dir / "view", self.dir / "tree", self.dir / "home"
         self._make_view()
@@ -232,11 +234,11 @@ class Workers:
         user_site = self.uid is None  # as root, only the system's site-packages
         cmd = [sys.executable, "-E", "-P", "-B", *([] if user_site else ["-s"]), "-c", BOOT, str(self.view)]
         if sandboxed:
-            cmd = bwrap.command(cmd, self.uid, read_only=[self.view], writable=[self.tree, self.home], home=str(self.home),
-                                network=self.network, devices=self.devices)  # fmt: skip
+            cmd = bwrap.command(cmd, self.uid, read_only=[self.view, *self.shared.values()], writable=[self.tree, self.home],
+                                home=str(self.home), network=self.network, devices=self.devices)  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k in ENVIRONMENT or any(k.startswith(p) for p in ENVIRONMENT if p[-1] == "_")}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # tiny tensors: threads only cost here
-        env.update(HOME=str(self.home), USER="learner", LOGNAME="learner")
+        env.update(HOME=str(self.home), USER="learner", LOGNAME="learner", **self.shared)
         self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds, sandboxed)
         self._waiting_ready = True
 
@@ -370,12 +372,12 @@ def _outside(hide: list[str]) -> str | None:
     return None
 
 
-def _hidden(tree: Path) -> list[str]:
+def _hidden(tree: Path, shared: list[str]) -> list[str]:
     """What a worker without the sandbox must not see: the course's answers, and the widest folder
     that holds the tree and nothing a worker needs (a class's submissions, however deep it lies).
     A deny-list, hence only `partial` containment: bwrap's allow-list needs none of it."""
     paths = [ROOT / name for name in ("solutions", "fixtures", "tests", ".learn", "runs")]
-    needed = [Path(p).resolve() for p in (ROOT, sys.prefix, sys.base_prefix, tempfile.gettempdir())]
+    needed = [Path(p).resolve() for p in (ROOT, sys.prefix, sys.base_prefix, tempfile.gettempdir(), *shared)]
     widest = None
     for folder in Path(tree).resolve().parents:
         if any(p.is_relative_to(folder) for p in needed):
