@@ -26,12 +26,14 @@ from typing import Any
 
 # Sized to what crosses, with room: the largest reply of any check is a 42 KB header and a 1.2 MB
 # blob (`learn check --all --impl solutions`); the engine's are of the same order (curves,
-# samples, attention maps); checkpoints travel as files. The judge's memory stays bounded by them
-# whatever a worker sends: JSON nodes cost ~100 bytes each in Python, so nodes are counted too.
-MAX_MESSAGE = 64 * 2**20  # bytes of one frame: a probe result larger than this is refused
+# samples, attention maps), and a learner's own corpus or tokenizer can be tens of MB; checkpoints
+# travel as files. The judge's memory stays bounded by them whatever a worker sends: JSON nodes
+# cost ~100 bytes each in Python, so nodes are counted too, and every byte of a blob is decoded once.
+MAX_MESSAGE = 64 * 2**20  # bytes of one frame: a request, or a training run's result
+MAX_REPLY = 16 * 2**20  # bytes of one frame a graded worker sends: what the checks need, with room
 MAX_HEADER = 4 * 2**20  # bytes of its JSON header
 MAX_ITEMS = 1_000_000  # values in it, every list, dict and number counted
-MAX_DEPTH = 64  # nesting of lists and dicts
+MAX_DEPTH = 32  # nesting of lists and dicts
 
 # dtype name -> bytes per element; only these cross.
 DTYPES = {
@@ -126,6 +128,15 @@ def decode(message: bytes) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise WireError(f"a header that is not valid JSON ({type(e).__name__})") from None
     blob = memoryview(message)[4 + n :]
+    start = 0  # the blob is read in order, each byte once: no reply decodes to more than it holds
+
+    def take(offset, n) -> memoryview:
+        nonlocal start
+        part = _slice(blob, offset, n)
+        if offset != start:
+            raise WireError("bytes or a tensor that reuse, or skip, a part of the message")
+        start += n
+        return part
 
     def dec(v, depth: int):
         if depth > MAX_DEPTH:
@@ -154,9 +165,9 @@ def decode(message: bytes) -> Any:
         if tag == "float" and rest in (["nan"], ["inf"], ["-inf"]):
             return float(rest[0])
         if tag == "bytes" and len(rest) == 2:
-            return bytes(_slice(blob, *rest))
+            return bytes(take(*rest))
         if tag == "tensor" and len(rest) == 4:
-            return _dec_tensor(blob, *rest)
+            return _dec_tensor(take, *rest)
         raise WireError(f"an unknown tag {tag!r}")
 
     return dec(tree, 0)
@@ -172,7 +183,7 @@ def _slice(blob: memoryview, offset, n) -> memoryview:
     return blob[offset : offset + n]
 
 
-def _dec_tensor(blob: memoryview, dtype, shape, offset, n):
+def _dec_tensor(take, dtype, shape, offset, n):
     import torch
 
     if dtype not in DTYPES:
@@ -182,7 +193,7 @@ def _dec_tensor(blob: memoryview, dtype, shape, offset, n):
     numel = math.prod(shape)
     if numel * DTYPES[dtype] != n:
         raise WireError(f"a tensor of shape {shape} and dtype {dtype} that holds {n} bytes")
-    data = _slice(blob, offset, n)
+    data = take(offset, n)
     kind = getattr(torch, dtype)
     if numel == 0:
         return torch.empty(shape, dtype=kind)

@@ -529,3 +529,20 @@ def test_a_module_that_shadows_a_library_of_the_checks_breaks_neither_the_grader
     shadow = "raise ImportError('a module of the learner shadows this library')\n"
     result = _grade_hostile(tmp_path, limit=60, files={"regex.py": shadow, "tiktoken.py": shadow, "torch.py": shadow})
     assert result.score == STAGE1.max_score, {c.name: c.message for c in result.checks if not c.passed}
+
+
+# One reply frame under the cap whose 200 tensors all name the same 8 MB of bytes: decoded as
+# sent, it would cost the judge 1.6 GB (the cap allowed 100,000 of them: a terabyte).
+SHARED_BLOB = """\
+import json, struct
+import learn.worker.main as main
+n = 8 * 2**20
+header = json.dumps(["dict", ["result", ["list", *[["tensor", "uint8", [n], 0, n]] * 200]]]).encode()
+main._channel._out.write(struct.pack(">II", 4 + len(header) + n, len(header)) + header + bytes(n))
+"""
+
+
+def test_a_reply_that_names_its_bytes_many_times_is_refused(tmp_path):
+    result = _grade_hostile(tmp_path, limit=90, prepend=SHARED_BLOB, skeleton=True)
+    assert result.score == 0
+    assert any("reuse, or skip" in c.message for c in result.checks), [c.message for c in result.checks]

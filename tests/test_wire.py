@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import struct
@@ -99,3 +100,24 @@ def test_a_small_frame_cannot_make_the_judge_huge():
         wire.decode(struct.pack(">I", len(big)) + big)
     with pytest.raises(wire.WireError, match="return a tensor instead"):
         wire.encode(list(range(wire.MAX_HEADER // 4)))
+
+
+def test_a_blob_is_decoded_once():
+    """Two tensors naming the same bytes would cost the judge a copy each: 100,000 of them over one
+    MB would be 100 GB. Every byte of a blob is read once, in order."""
+    for parts in (
+        [["tensor", "uint8", [4], 0, 4], ["tensor", "uint8", [4], 0, 4]],  # shared
+        [["bytes", 0, 2], ["bytes", 0, 2]],
+        [["bytes", 2, 2], ["bytes", 0, 2]],  # out of order
+    ):
+        header = json.dumps(["list", *parts]).encode()
+        with pytest.raises(wire.WireError, match="reuse"):
+            wire.decode(struct.pack(">I", len(header)) + header + b"abcd")
+
+
+def test_a_graded_reply_is_capped_below_a_request():
+    """What the judge reads from a graded worker is capped at what the checks need."""
+    assert wire.MAX_REPLY <= 16 * 2**20 < wire.MAX_MESSAGE
+    chunks = iter([struct.pack(">I", wire.MAX_REPLY + 1)])
+    with pytest.raises(wire.WireError, match="over the 16 MB limit"):
+        wire.read_frame(lambda n: next(chunks, b""), wire.MAX_REPLY)

@@ -21,7 +21,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from learn import ROOT
+from learn import ROOT, wire
 from learn.cli import files
 from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, usage_error
 
@@ -126,7 +126,8 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
     reaper.guard_this_process()
     limits = Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS)
     ranks = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # under torchrun the ranks' workers talk over the network
-    return Workers(packages, tree, limits, pass_fds, network=ranks, devices=True, shared=tiktoken_cache() if gpt2 else {})
+    shared = tiktoken_cache() if gpt2 else {}
+    return Workers(packages, tree, limits, pass_fds, network=ranks, devices=True, shared=shared, reply_limit=wire.MAX_MESSAGE)
 
 
 def gpt2_encoding():

@@ -54,8 +54,8 @@ class Worker:
     """One worker process and the threads that read its protocol and its log."""
 
     def __init__(self, cmd: list[str], env: dict, config: dict, uid: int | None, pass_fds: tuple[int, ...] = (),
-                 sandboxed: bool = False):  # fmt: skip
-        self.uid, self.sandboxed = uid, sandboxed
+                 sandboxed: bool = False, reply_limit: int = wire.MAX_REPLY):  # fmt: skip
+        self.uid, self.sandboxed, self.reply_limit = uid, sandboxed, reply_limit
         self.proc = reaper.spawn(
             cmd, env=env, cwd=config["home"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, away from the judge's
@@ -73,7 +73,7 @@ class Worker:
     def _read_replies(self) -> None:
         try:
             while True:
-                message = wire.read_frame(self.proc.stdout.read)
+                message = wire.read_frame(self.proc.stdout.read, self.reply_limit)
                 if message is None:
                     break
                 self.replies.put(("reply", wire.decode(message)))
@@ -182,15 +182,18 @@ class Workers:
 
     pass_fds: open files every worker inherits under the same numbers (learn pretrain's token file
     and checkpoint: the worker may run as a user who could not open their paths). shared: folders
-    every worker may read, by the environment variable that names each to it (tiktoken's cache)."""
+    every worker may read, by the environment variable that names each to it (tiktoken's cache).
+    reply_limit: bytes of one reply (the checks' need; a training run's result is larger)."""
 
     def __init__(self, packages: list[str], tree: Path, limits: Limits, pass_fds: tuple[int, ...] = (),
-                 network: bool = False, devices: bool = False, shared: dict[str, Path] | None = None):  # fmt: skip
+                 network: bool = False, devices: bool = False, shared: dict[str, Path] | None = None,
+                 reply_limit: int = wire.MAX_REPLY):  # fmt: skip
         self.packages = list(packages)
         self.pass_fds = tuple(pass_fds)
         self.uid = reaper.worker_uid()
         self.level, self.partial_why = bwrap.level()
         self.network, self.devices = network, devices  # the engine's: several ranks of a run, a GPU
+        self.reply_limit = reply_limit
         self.shared = {name: str(Path(folder).resolve()) for name, folder in (shared or {}).items()}
         hide = [] if self.level == bwrap.SANDBOX else _hidden(tree, list(self.shared.values()))
         self.dir = Path(tempfile.mkdtemp(prefix="learn-worker-", dir=_outside(hide)))
@@ -239,7 +242,7 @@ class Workers:
         env = {k: v for k, v in os.environ.items() if k in ENVIRONMENT or any(k.startswith(p) for p in ENVIRONMENT if p[-1] == "_")}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # tiny tensors: threads only cost here
         env.update(HOME=str(self.home), USER="learner", LOGNAME="learner", **self.shared)
-        self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds, sandboxed)
+        self.current = Worker(cmd, env, self.config, self.uid, self.pass_fds, sandboxed, self.reply_limit)
         self._waiting_ready = True
 
     def containment(self) -> dict:
