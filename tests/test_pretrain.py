@@ -149,7 +149,8 @@ def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
     run.mkdir()
     result = learn("generate", "ab", "--impl", "solutions", "--run", run)
     assert result.exit_code == 2 and "no readable run" in result.output
-    (run / "run.json").write_text(json.dumps({"tokenizer": "gpt2"}))
+    (run / "run.json").write_text(json.dumps({"tokenizer": "own"}))
+    (run / "tokenizer.json").write_text("{}")
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
     result = learn("generate", "ab", "--impl", "solutions", "--run", run)
     assert result.exit_code == 1 and "checkpoint cannot be read" in result.output and "Traceback" not in result.output

@@ -137,7 +137,8 @@ def gpt2_encoding():
     try:
         return tiktoken.get_encoding("gpt2")
     except Exception as e:  # noqa: BLE001 (no network and no cached files)
-        raise usage_error(f"GPT-2's tokenizer files could not be loaded ({escape(type(e).__name__)}): use --tokenizer own") from None
+        raise usage_error(f"GPT-2's tokenizer files could not be loaded ({escape(type(e).__name__)}): "
+                          "connect once (tiktoken keeps them), or train with --tokenizer own") from None  # fmt: skip
 
 
 def tiktoken_cache() -> dict[str, Path]:

@@ -106,7 +106,8 @@ def load_tokenizer(saved: bytes | None):
         try:
             return tiktoken.get_encoding("gpt2")
         except Exception as e:  # no network and no cached files
-            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}): use --tokenizer own") from None
+            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}): "
+                           "connect once (tiktoken keeps them), or train with --tokenizer own") from None  # fmt: skip
     stage1 = importlib.import_module("stage1_tokenizer")
     try:
         return _from_bytes(saved, stage1.BPETokenizer.load, ".json")
