@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from learn.judge.checking import TensorData, expect, expect_close_data, expect_equal
+from learn.judge.checking import TensorData, expect, expect_close_data, expect_equal, expect_near, expect_near_list
 
 
 def message(call, *args) -> str:
@@ -39,3 +39,12 @@ def test_close_data_names_the_worst_element_and_a_wrong_shape():
     assert "at index (1, 1)" in text and "expected: 4\n" in text and "got:      nan" in text
     text = message(expect_close_data, TensorData("float32", (2,), [1.0, 2.0]), [[1.0, 2.0]], (1, 2), "table")
     assert "table: shape" in text and "expected: (1, 2)" in text
+
+
+def test_near_takes_numbers_only_and_lists_of_the_expected_length():
+    expect_near(2, 2.0, "loss")
+    expect_near_list([1.0, 2.0000001], [1.0, 2.0], "losses")
+    for got in (float("nan"), 10**400, True, "2.0", None):
+        assert "expected: 2\n" in message(expect_near, got, 2.0, "loss")
+    assert "expected: 2 answers" in message(expect_near_list, [1.0], [1.0, 2.0], "losses")
+    assert "losses[1]" in message(expect_near_list, [1.0, 3.0], [1.0, 2.0], "losses")

@@ -125,9 +125,10 @@ def results_of(got, calls: list[dict]) -> list[dict]:
 
 
 def ids_of(out, what: str) -> list[list[int]]:
-    """A (B, T) tensor of token ids as lists of ints (a float tensor of whole numbers is accepted)."""
-    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", "a torch.Tensor of shape (B, T)", type(out).__name__)
-    expect(out.dim() == 2, f"{what}: shape", "(B, T)", str(tuple(out.shape)))
+    """A (1, T) tensor of token ids (every prompt here is a batch of one) as lists of ints (a float
+    tensor of whole numbers is accepted)."""
+    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", "a torch.Tensor of shape (1, T)", type(out).__name__)
+    expect(out.dim() == 2 and out.shape[0] == 1, f"{what}: shape", "(1, T): a batch of one prompt", str(tuple(out.shape)))
     if out.dtype.is_floating_point:
         need(bool(torch.isfinite(out).all()) and bool((out == out.round()).all()), f"{what}: token ids", "whole numbers",
              lambda: short(out.tolist(), 80))  # fmt: skip
@@ -244,7 +245,9 @@ def test_top_k_keeps_k_most_likely():
         what = f"generate(model with fixed logits {rounded(logits)}, [[0]], {n}, 4, temperature=1.0, top_k={k})"
         row = torch.tensor(logits, dtype=torch.float64)
         best = sorted(torch.topk(row, k).indices.tolist())
-        new = ids_of(res["out"], what)[0][1:]
+        ids = ids_of(res["out"], what)
+        expect_equal((len(ids), len(ids[0])), (1, n + 1), f"{what}: shape (1, 1 + {n})")
+        new = ids[0][1:]
         picked = sorted(set(new))
         expect(set(picked) <= set(best), f"{what}: the ids drawn", f"only ids among {best}", picked)
         expect_equal(picked, best, f"{what}: the ids drawn over {len(new)} draws (each of the {k} is likely)")

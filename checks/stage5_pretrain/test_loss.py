@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 
-from learn.judge.checking import expect, expect_equal, plain_tensor, rng, run, short, tensor_data
+from learn.judge.checking import answers, expect, expect_equal, expect_near, plain_tensor, rng, run, short, tensor_data
 
 PKG = "stage5_pretrain"
 EOT = "<|endoftext|>"
@@ -102,7 +102,7 @@ def probe_token_ids(learner, ids, eot_id, texts, batches):
     encoded = [to_ids(text, tokenizer) for text in texts]
     decoded = [to_text(torch.tensor(batch), tokenizer) for batch in batches]
     back = [to_text(t, tokenizer) for t in encoded]
-    return [plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)], decoded, back
+    return [[plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)], decoded, back]
 
 
 def probe_loader_loss(learner, table, batches, calls):
@@ -117,13 +117,13 @@ def probe_evaluate(learner, table, train, val, eval_iter):
     model.train()
     got = fn(model, loader(train), loader(val), "cpu", eval_iter)
     expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
-    return [as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training
+    return [[as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training]
 
 
 def probe_measures(learner, losses, sizes):
     ppl, bpb = need_fn(learner, "perplexity"), need_fn(learner, "bits_per_byte")
-    return ([as_float(ppl(v), f"perplexity({v})") for v in losses],
-            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes])  # fmt: skip
+    return [[as_float(ppl(v), f"perplexity({v})") for v in losses],
+            [as_float(bpb(v, n, m), f"bits_per_byte({v}, {n}, {m})") for v, n, m in sizes]]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- inputs, oracles
@@ -154,12 +154,6 @@ def cross_entropy(table, x, y):
     return sum(losses) / len(losses)
 
 
-def near(got, expected, what, atol=1e-5, rtol=1e-4):
-    """Fail unless the number `got` is within tolerance of `expected`."""
-    ok = type(got) in (int, float) and abs(got - expected) <= atol + rtol * abs(expected)
-    expect(ok, what, f"{expected:.6g}", f"{got:.6g}" if type(got) is float else short(got, 60))
-
-
 def pieces(text):
     """The characters of text, with each <|endoftext|> as one piece."""
     out = []
@@ -179,7 +173,7 @@ def test_loss_matches_cross_entropy():
     got = run(probe_batch_loss, table=table, cases=cases)
     expect(type(got) is list and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
     for (x, y), v in zip(cases, got):
-        near(v, cross_entropy(table, x, y), f"calc_loss_batch on inputs of shape ({len(x)}, {len(x[0])})")
+        expect_near(v, cross_entropy(table, x, y), f"calc_loss_batch on inputs of shape ({len(x)}, {len(x[0])})")
 
 
 def test_text_token_ids_round_trip():
@@ -193,8 +187,10 @@ def test_text_token_ids_round_trip():
     tokenizer_ids = [[eot_id if piece == EOT else ids[piece] for piece in pieces(text)] for text in texts]
     decode = [(tokenizer_ids[i], texts[i]) for i in (0, 1, 3)]
     batches = [[tokens] for tokens, _ in decode]  # (1, T) each
-    encoded, decoded, back = run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches)
-    expect(type(encoded) is list and len(encoded) == len(texts), "text_to_token_ids results", len(texts), short(encoded, 60))
+    got = answers(run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches), 3, "the probe's results")
+    encoded = answers(got[0], len(texts), "text_to_token_ids results")
+    decoded = answers(got[1], len(decode), "token_ids_to_text results")
+    back = answers(got[2], len(texts), "token_ids_to_text(text_to_token_ids(...)) results")
     for text, tokens, v in zip(texts, tokenizer_ids, encoded):
         what = f"text_to_token_ids({short(text, 40)}, tokenizer)"
         t = tensor_data(v, what)
@@ -221,7 +217,7 @@ def test_loader_loss_mean_cap_and_empty():
             expect(type(v) is float and math.isnan(v), what, "nan (no batch to average)", v)
             continue
         n = n_loader if nb is None else min(nb, n_loader)
-        near(v, sum(cross_entropy(table, x, y) for x, y in batches[:n]) / n, what)
+        expect_near(v, sum(cross_entropy(table, x, y) for x, y in batches[:n]) / n, what)
 
 
 def test_evaluate_restores_train_mode():
@@ -230,10 +226,14 @@ def test_evaluate_restores_train_mode():
     table = drawn_table(r, vocab)
     train, val = drawn_batches(r, vocab, 3, 2, 4), drawn_batches(r, vocab, 2, 2, 4)
     eval_iter = r.randint(1, 2)
-    losses, seen, training = run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter)
-    near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
-    near(losses[1], sum(cross_entropy(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
-    expect(len(seen) == 2 * eval_iter, "forward passes during evaluate_model", 2 * eval_iter, len(seen))
+    got = answers(run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter), 3, "the probe's results")
+    losses, seen, training = answers(got[0], 2, "evaluate_model(...)"), got[1], got[2]
+    expect_near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
+    expect_near(losses[1], sum(cross_entropy(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
+    expect(type(seen) is list and len(seen) == 2 * eval_iter, "forward passes during evaluate_model", 2 * eval_iter,
+           len(seen) if type(seen) is list else short(seen, 60))  # fmt: skip
+    expect(all(type(call) in (list, tuple) and len(call) == 2 and all(type(v) is bool for v in call) for call in seen),
+           "what the model recorded at each forward pass", "(model.training, grad enabled) pairs", short(seen, 60))  # fmt: skip
     expect(all(not tr for tr, _ in seen), "model.training during evaluation", "False (model.eval())", [tr for tr, _ in seen])
     expect(all(not gr for _, gr in seen), "gradients during evaluation", "off (torch.no_grad())", [gr for _, gr in seen])
     expect(training is True, "model.training after evaluate_model", True, training)
@@ -246,10 +246,9 @@ def test_perplexity_and_bits_per_byte():
     for _ in range(3):
         tokens = r.randint(50, 5000)
         sizes.append((r.uniform(0.5, 6.0), tokens, int(tokens * r.uniform(1.5, 5.0))))
-    ppl, bpb = run(probe_measures, losses=losses, sizes=sizes)
-    expect(type(ppl) is list and type(bpb) is list and (len(ppl), len(bpb)) == (len(losses), len(sizes)),
-           "perplexity and bits_per_byte results", f"{len(losses)} and {len(sizes)} numbers", short((ppl, bpb), 60))  # fmt: skip
+    ppl, bpb = answers(run(probe_measures, losses=losses, sizes=sizes), 2, "perplexity and bits_per_byte results")
+    ppl, bpb = answers(ppl, len(losses), "perplexity results"), answers(bpb, len(sizes), "bits_per_byte results")
     for loss, v in zip(losses, ppl):
-        near(v, math.exp(loss), f"perplexity({loss:.6g}) (e to the loss in nats)")
+        expect_near(v, math.exp(loss), f"perplexity({loss:.6g}) (e to the loss in nats)")
     for (loss, tokens, size), v in zip(sizes, bpb):
-        near(v, loss * tokens / size / math.log(2), f"bits_per_byte({loss:.6g}, num_tokens={tokens}, num_bytes={size})")
+        expect_near(v, loss * tokens / size / math.log(2), f"bits_per_byte({loss:.6g}, num_tokens={tokens}, num_bytes={size})")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import random
 
-from learn.judge.checking import expect, expect_close_data, expect_equal, flat, plain_tensor, rng, run, short, tensor_data
+from learn.judge.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list, flat, plain_tensor, rng,
+                                  run, short, tensor_data)
 
 PKG = "stage5_pretrain"
 
@@ -157,7 +158,7 @@ def probe_loop(learner, fn, table, bias, scale, train, val, lr, kwargs):
     out = loop(model, loader(train), loader(val), optimizer, "cpu", kwargs.pop("epochs"), tokenizer=Letters(len(bias)),
                start_context="ab", **kwargs)  # fmt: skip
     expect(isinstance(out, tuple), f"{fn}(...)", "a tuple of lists", short(out, 60))
-    return [floats(v, f"{fn}(...)") for v in out], model.weights()
+    return [[floats(v, f"{fn}(...)") for v in out], model.weights()]
 
 
 def probe_step(learner, table, bias, micro, lr, scale):
@@ -165,7 +166,7 @@ def probe_step(learner, table, bias, micro, lr, scale):
     model = Table(table, bias, scale)
     optimizer = SGD(model.groups(), lr=lr)
     loss = step(model, loader(micro), optimizer, "cpu")
-    return floats([loss], "train_step(...)")[0], model.weights()
+    return [floats([loss], "train_step(...)")[0], model.weights()]
 
 
 def probe_autocast(learner, vocab, emb, x, y):
@@ -180,7 +181,7 @@ def probe_autocast(learner, vocab, emb, x, y):
     model.seen.clear()
     optimizer = SGD([list(model.parameters())], lr=0.1)
     step(model, [(x, y)], optimizer, "cpu", precision="bf16")
-    return bf16, fp32, list(model.seen), sorted({str(p.dtype) for p in model.parameters()})
+    return [bf16, fp32, list(model.seen), sorted({str(p.dtype) for p in model.parameters()})]
 
 
 def probe_resume(learner, table, bias, other, batches, split, seed):
@@ -208,7 +209,7 @@ def probe_resume(learner, table, bias, other, batches, split, seed):
     ckpt = load(folder / "ckpt.pt", fresh, optimizer)
     resumed = floats([step(fresh, [b], optimizer, "cpu") for b in batches[split:]], "train_step(...)")
     got_step = ckpt.get("step") if isinstance(ckpt, dict) else None
-    return straight, resumed, model.weights(), fresh.weights(), got_step
+    return [straight, resumed, model.weights(), fresh.weights(), got_step]
 
 
 def probe_overfit(learner, table, batch, steps):
@@ -240,7 +241,7 @@ def probe_epoch_batches(learner, windows, batch_size, calls, after_seed):
     torch.manual_seed(after_seed)
     for _ in fn(dataset, batch_size, calls[0][0], calls[0][1]):
         pass
-    return out, torch.rand(4).tolist()
+    return [out, torch.rand(4).tolist()]
 
 
 # ----------------------------------------------------------------------------- inputs, oracles
@@ -333,16 +334,9 @@ def torch_rand(seed, n):
     return [(mt.getrandbits(32) & 0xFFFFFF) / 2**24 for _ in range(n)]
 
 
-def same_list(got, expected, what, atol=1e-5, rtol=1e-4):
-    expect(type(got) is list and len(got) == len(expected), f"{what}: length", len(expected), len(got) if type(got) is list else short(got, 60))
-    for i, (a, b) in enumerate(zip(got, expected)):
-        expect(abs(a - b) <= atol + rtol * abs(b), f"{what}[{i}]", f"{b:.6g}", f"{a:.6g}")
-
-
 def same_weights(got, expected, what):
     """The [table, bias] the probe sent against the judge's, both param groups named."""
-    expect(type(got) is list and len(got) == 2, what, "[table, bias]", short(got, 60))
-    for name, v, e in zip(("the table (param group 0)", "the bias (param group 1)"), got, expected):
+    for name, v, e in zip(("the table (param group 0)", "the bias (param group 1)"), answers(got, 2, f"{what}: [table, bias]"), expected):
         shape = (len(e), len(e[0])) if type(e[0]) is list else (len(e),)
         expect_close_data(tensor_data(v, f"{what}: {name}"), e, shape, f"{what}: {name}")
 
@@ -355,6 +349,7 @@ def window_order(batches, windows, batch_size, what):
     t = len(windows[0][0])
     order, seen = [], set()
     for k, pair in enumerate(batches):
+        pair = answers(pair, 2, f"{what}: batch {k}, (inputs, targets)")
         x, y = tensor_data(pair[0], f"{what}: batch {k}, inputs"), tensor_data(pair[1], f"{what}: batch {k}, targets")
         expect(x.shape == y.shape == (batch_size, t), f"{what}: batch {k}, shape", f"inputs and targets ({batch_size}, {t})", f"{x.shape}, {y.shape}")
         rows = []
@@ -379,12 +374,13 @@ def test_simple_loop_cadence_and_tokens_seen():
     train, val = drawn_batches(r, vocab, r.randint(3, 4), b, t), drawn_batches(r, vocab, 2, b, t)
     epochs, eval_freq, eval_iter = 2, r.randint(2, 3), r.randint(1, 2)
     kwargs = {"epochs": epochs, "eval_freq": eval_freq, "eval_iter": eval_iter}
-    got, weights = run(probe_loop, fn="train_model_simple", table=table, bias=bias, scale=1.0, train=train, val=val, lr=0.5, kwargs=kwargs)
+    got = run(probe_loop, fn="train_model_simple", table=table, bias=bias, scale=1.0, train=train, val=val, lr=0.5, kwargs=kwargs)
+    got, weights = answers(got, 2, "the probe's results")
     expected, w = replay(table, bias, 1.0, train, val, 0.5, epochs, eval_freq, eval_iter)
-    expect(len(got) == 3, "train_model_simple(...)", "(train_losses, val_losses, track_tokens_seen)", f"{len(got)} lists")
-    same_list(got[2], expected[2], "track_tokens_seen (input_batch.numel() per step, evaluated at steps 0, eval_freq, ...)")
-    same_list(got[0], expected[0], "train_losses")
-    same_list(got[1], expected[1], "val_losses")
+    got = answers(got, 3, "train_model_simple(...): (train_losses, val_losses, track_tokens_seen)")
+    expect_near_list(got[2], expected[2], "track_tokens_seen (input_batch.numel() per step, evaluated at steps 0, eval_freq, ...)")
+    expect_near_list(got[0], expected[0], "train_losses")
+    expect_near_list(got[1], expected[1], "val_losses")
     same_weights(weights, w, "the weights after training (SGD, one step per batch)")
 
 
@@ -396,11 +392,12 @@ def test_lr_schedule_matches_formula():
     epochs, warmup = 2, r.randint(3, 5)
     initial, min_lr, peak = r.uniform(1e-4, 1e-3), r.uniform(1e-5, 1e-4), r.uniform(0.01, 0.05)
     kwargs = {"epochs": epochs, "eval_freq": 100, "eval_iter": 1, "warmup_steps": warmup, "initial_lr": initial, "min_lr": min_lr}
-    got, weights = run(probe_loop, fn="train_model", table=table, bias=bias, scale=1.0, train=train, val=val, lr=peak, kwargs=kwargs)
-    expect(len(got) == 4, "train_model(...)", "(train_losses, val_losses, track_tokens_seen, track_lrs)", f"{len(got)} lists")
+    got = run(probe_loop, fn="train_model", table=table, bias=bias, scale=1.0, train=train, val=val, lr=peak, kwargs=kwargs)
+    got, weights = answers(got, 2, "the probe's results")
+    got = answers(got, 4, "train_model(...): (train_losses, val_losses, track_tokens_seen, track_lrs)")
     total = len(train) * epochs
     lrs = [schedule(s, peak, warmup, total, initial, min_lr) for s in range(total)]
-    same_list(got[3], lrs, f"track_lrs (peak {peak:.4g}, warmup_steps={warmup}, {total} steps)", atol=1e-12, rtol=1e-9)
+    expect_near_list(got[3], lrs, f"track_lrs (peak {peak:.4g}, warmup_steps={warmup}, {total} steps)", atol=1e-12, rtol=1e-9)
     _, w = replay(table, bias, 1.0, train, val, peak, epochs, 100, 1, warmup=warmup, initial=initial, min_lr=min_lr)
     same_weights(weights, w, "the weights after train_model (every param group at the step's rate)")
 
@@ -412,11 +409,12 @@ def test_clipping_after_warmup_recomputed():
     train, val = drawn_batches(r, vocab, r.randint(5, 6), 2, 4), drawn_batches(r, vocab, 1, 2, 4)
     epochs, warmup, scale, peak = 1, r.randint(2, 3), 40.0, 0.05
     kwargs = {"epochs": epochs, "eval_freq": 2, "eval_iter": 1, "warmup_steps": warmup}
-    got, weights = run(probe_loop, fn="train_model", table=table, bias=bias, scale=scale, train=train, val=val, lr=peak, kwargs=kwargs)
+    got = run(probe_loop, fn="train_model", table=table, bias=bias, scale=scale, train=train, val=val, lr=peak, kwargs=kwargs)
+    got, weights = answers(got, 2, "the probe's results")
     expected, w = replay(table, bias, scale, train, val, peak, epochs, 2, 1, warmup=warmup)
-    expect(len(got) == 4, "train_model(...)", "(train_losses, val_losses, track_tokens_seen, track_lrs)", f"{len(got)} lists")
+    got = answers(got, 4, "train_model(...): (train_losses, val_losses, track_tokens_seen, track_lrs)")
     same_weights(weights, w, f"the weights after train_model (SGD; clip to norm 1.0 from global_step == {warmup} on)")
-    same_list(got[0], expected[0], "train_losses")
+    expect_near_list(got[0], expected[0], "train_losses")
 
 
 def test_accumulation_matches_big_batch():
@@ -424,18 +422,18 @@ def test_accumulation_matches_big_batch():
     vocab, k = r.randint(5, 8), r.randint(2, 4)
     table, bias = drawn_table(r, vocab, vocab), drawn_table(r, 1, vocab)[0]
     micro = drawn_batches(r, vocab, k, 2, r.randint(3, 5))
-    loss, weights = run(probe_step, table=table, bias=bias, micro=micro, lr=0.5, scale=3.0)
+    loss, weights = answers(run(probe_step, table=table, bias=bias, micro=micro, lr=0.5, scale=3.0), 2, "the probe's results")
     x, y = [row for a, _ in micro for row in a], [row for _, b in micro for row in b]  # (k*2, T): one batch k times as large
     big, gw, gb = loss_and_grads(table, bias, x, y, 3.0)
     same_weights(weights, sgd_step(table, bias, gw, gb, 0.5), f"the weights after train_step on {k} micro-batches (one batch {k} times as large)")
-    expect(type(loss) is float and abs(loss - big) < 1e-4 + 1e-4 * big, "train_step(...), the mean loss", f"{big:.6g}", short(loss))
+    expect_near(loss, big, "train_step(...), the mean loss", atol=1e-4)
 
 
 def test_autocast_bf16_keeps_fp32_weights():
     r = rng()
     vocab = r.randint(5, 8)
     ((x, y),) = drawn_batches(r, vocab, 1, 2, 3)
-    bf16, fp32, seen, params = run(probe_autocast, vocab=vocab, emb=4, x=x, y=y)
+    bf16, fp32, seen, params = answers(run(probe_autocast, vocab=vocab, emb=4, x=x, y=y), 4, "the probe's results")
     expect(bf16 == "torch.bfloat16", "model(x) inside autocast_context('cpu', 'bf16')", "torch.bfloat16 logits", bf16)
     expect(fp32 == "torch.float32", "model(x) inside autocast_context('cpu', 'fp32')", "torch.float32 logits", fp32)
     expect(seen == ["torch.bfloat16"], "the logits inside train_step(..., precision='bf16')", ["torch.bfloat16"], seen)
@@ -447,13 +445,18 @@ def test_resume_is_bit_exact():
     vocab = r.randint(5, 8)
     table, other, bias = drawn_table(r, vocab, vocab), drawn_table(r, vocab, vocab), drawn_table(r, 1, vocab)[0]
     batches, split = drawn_batches(r, vocab, 6, 2, 4), r.randint(2, 3)
-    straight, resumed, final, fresh, step = run(probe_resume, table=table, bias=bias, other=other, batches=batches, split=split,
-                                                seed=r.randint(0, 10**6))  # fmt: skip
+    got = run(probe_resume, table=table, bias=bias, other=other, batches=batches, split=split, seed=r.randint(0, 10**6))
+    straight, resumed, final, fresh, step = answers(got, 5, "the probe's results")
     expect(step == split, "load_checkpoint(...)['step']", split, step)
+    for losses in (straight, resumed):
+        answers(losses, len(batches) - split, "the losses of train_step(...) after the checkpoint")
     expect(straight == resumed, "losses after resuming (dropout on, momentum on, the RNG state restored)", short(straight), short(resumed))
-    for name, a, b in zip(("table", "bias"), final, fresh):
+    shapes = {"table": (vocab, vocab), "bias": (vocab,)}
+    for name, a, b in zip(shapes, answers(final, 2, "the weights"), answers(fresh, 2, "the weights after resuming")):
         a, b = tensor_data(a, f"the {name}"), tensor_data(b, f"the {name} after resuming")
-        differences = [abs(p - q) for p, q in zip(flat(a.values), flat(b.values))] if a.shape == b.shape else [math.inf]
+        for t in (a, b):
+            expect_equal(t.shape, shapes[name], f"the {name}'s shape after training")
+        differences = [abs(p - q) for p, q in zip(flat(a.values), flat(b.values))]
         expect(a == b, f"the {name} after resuming", "bit-for-bit that of the run that never stopped", f"largest difference {max(differences):.3g}")
 
 
@@ -477,14 +480,17 @@ def test_epoch_batches_seeded_and_resumable():
     seed, epoch, start = r.randint(0, 10**6), r.randint(0, 5), r.randint(1, n_batches - 1)
     calls = [(seed, epoch, 0), (seed, epoch, 0), (seed, epoch, start), (seed, epoch + 1, 0), (seed + 1, epoch, 0)]
     after_seed = r.randint(0, 10**6)
-    got, after = run(probe_epoch_batches, windows=windows, batch_size=batch_size, calls=calls, after_seed=after_seed)
-    expect(type(got) is list and len(got) == len(calls), "epoch_batches results", len(calls), short(got, 60))
+    got, after = answers(run(probe_epoch_batches, windows=windows, batch_size=batch_size, calls=calls, after_seed=after_seed), 2,
+                         "the probe's results")  # fmt: skip
+    got = answers(got, len(calls), "epoch_batches results")
     what = [f"epoch_batches(dataset of {n} windows, batch_size={batch_size}, seed={s}, epoch={e}, start={st})" for s, e, st in calls]
     orders = [window_order(batches, windows, batch_size, w) for batches, w in zip(got, what)]
     expect(len(orders[0]) == n_batches, f"{what[0]}: the number of batches", f"{n_batches} (full batches only)", len(orders[0]))
     expect(orders[1] == orders[0], f"{what[1]} again, the global generator in another state",
            f"the same batches (windows {orders[0]})", f"windows {orders[1]}")  # fmt: skip
     expect(orders[2] == orders[0][start:], what[2], f"batches {start} on of the epoch: windows {orders[0][start:]}", f"windows {orders[2]}")
+    for k in (3, 4):
+        expect(len(orders[k]) == n_batches, f"{what[k]}: the number of batches", f"{n_batches} (full batches only)", len(orders[k]))
     expect(orders[3] != orders[0], f"{what[3]} against epoch {epoch}", "another order", f"the same windows {orders[3]}")
     expect(orders[4] != orders[0], f"{what[4]} against seed {seed}", "another order", f"the same windows {orders[4]}")
     expect_equal(after, torch_rand(after_seed, 4),

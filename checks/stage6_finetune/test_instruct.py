@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from learn.judge.checking import expect, expect_equal, expect_type, rng, run, short
+from learn.judge.checking import answers, expect, expect_equal, expect_type, rng, run, short
 
 PREAMBLE = ("Below is an instruction that describes a task. "
             "Write a response that appropriately completes the request.")  # fmt: skip
@@ -111,6 +111,7 @@ def check_collate(cases, got):
         inputs, targets = oracle_collate(batch, **kwargs)
         what = f"custom_collate_fn({batch}{''.join(f', {k}={v}' for k, v in kwargs.items())})"
         shape = (len(inputs), len(inputs[0]))
+        pair = answers(pair, 2, f"{what}: (inputs, targets)")
         expect_equal(as_rows(pair[0], f"{what} inputs", shape), inputs, f"{what} inputs")
         expect_equal(as_rows(pair[1], f"{what} targets", shape), targets, f"{what} targets")
 
@@ -149,7 +150,7 @@ def test_instruction_dataset_encodes_prompt_and_response():
     r.shuffle(data)  # entries with an input and without, in any order
     got = expect_type(run(probe_dataset, data=data), dict, "the probe's result")
     expect_equal(got.get("len"), len(data), "len(InstructionDataset(data, tokenizer))")
-    items = expect_type(got.get("items"), list, "the data set's items")
+    items = answers(got.get("items"), len(data), "the data set's items")
     for i, (e, item) in enumerate(zip(data, items)):
         expected = byte_encode(oracle_format(e) + f"\n\n### Response:\n{e['output']}")
         expect_equal(item, expected, f"dataset[{i}] (a one-id-per-byte tokenizer) for {short(e, 60)}")

@@ -27,7 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
+from learn.judge.checking import (answers, expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short,
+                                  torch_gen)
 
 PKG = "stage6_finetune"
 EPS = 1e-5
@@ -322,6 +323,8 @@ def params_of(res, expected: dict[str, tuple], what: str) -> dict[str, torch.Ten
 
 def expect_names(got: dict, expected: dict[str, tuple], what: str) -> None:
     """Fail with the names that are missing, unexpected or of another shape."""
+    well_formed = all(type(n) is str and type(s) is list and all(type(k) is int for k in s) for n, s in got.items())
+    expect(well_formed, f"{what}: parameter names and shapes", "names and lists of ints", short(got, 80))
     got = {n: tuple(s) for n, s in got.items()}
     if got == expected:
         return
@@ -342,6 +345,14 @@ def expect_names(got: dict, expected: dict[str, tuple], what: str) -> None:
 
 def names(keys: list[str], limit: int = 4) -> str:
     return ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def flagged_shapes(params, what: str) -> dict[str, list]:
+    """{name: [shape, requires_grad]} as the probe sent it, checked to be that (so that it can be read)."""
+    params = expect_type(params, dict, f"{what}: parameters")
+    ok = all(type(v) is list and len(v) == 2 and type(v[1]) is bool for v in params.values())
+    expect(ok, f"{what}: parameters", "[shape, requires_grad] for each", short(params, 80))
+    return params
 
 
 def oracle_logits(cfg: dict, state: dict[str, torch.Tensor], ids: torch.Tensor) -> torch.Tensor:
@@ -437,8 +448,8 @@ def test_lora_fresh_layer_changes_nothing():
         expect(bool(params["lora.A"].abs().sum() > 0), f"{what}.lora.A at init", "random values (with B zero, A = 0 would stop B from ever learning)", "all zeros")
         bare = params_of(res.get("bare"), {"A": (c["in"], c["rank"]), "B": (c["rank"], c["out"])}, f"LoRALayer({c['in']}, {c['out']}, rank={c['rank']}, alpha={c['alpha']})")
         expect_close(bare["B"], torch.zeros(c["rank"], c["out"]), f"LoRALayer({c['in']}, {c['out']}, ...).B at init")
-        outs = expect_type(res.get("outputs"), list, f"{what}: outputs")
-        bare_outs = expect_type(res.get("bare_outputs"), list, "LoRALayer(...): outputs")
+        outs = answers(res.get("outputs"), len(c["xs"]), f"{what}: outputs")
+        bare_outs = answers(res.get("bare_outputs"), len(c["xs"]), "LoRALayer(...): outputs")
         for x, out, bare_out in zip(c["xs"], outs, bare_outs):
             plain = F.linear(x.double(), c["linear"]["weight"].double(), c["linear"]["bias"].double() if c["bias"] else None)
             expect_close(out, plain.float(), f"{what}(x), fresh, vs the linear layer alone (x of shape {tuple(x.shape)})")
@@ -463,8 +474,8 @@ def test_lora_adds_scaled_low_rank_update():
         what = f"LinearWithLoRA(nn.Linear({c['in']}, {c['out']}, bias={c['bias']}), rank={c['rank']}, alpha={c['alpha']})"
         expect(res.get("loaded") is True, f"{what}: load_state_dict of the grader's linear.weight, lora.A and lora.B (the book's names)",
                "it loads (strict)", short(res.get("loaded")))  # fmt: skip
-        outs = expect_type(res.get("outputs"), list, f"{what}: outputs")
-        bare_outs = expect_type(res.get("bare_outputs"), list, "LoRALayer(...): outputs")
+        outs = answers(res.get("outputs"), len(c["xs"]), f"{what}: outputs")
+        bare_outs = answers(res.get("bare_outputs"), len(c["xs"]), "LoRALayer(...): outputs")
         a, b = c["lora"]["A"].double(), c["lora"]["B"].double()
         for x, out, bare_out in zip(c["xs"], outs, bare_outs):
             xd = x.double()
@@ -490,16 +501,14 @@ def test_replace_linear_with_lora_reaches_every_linear():
     ids = torch.randint(0, cfg["vocab_size"], (2, cfg["context_length"]), generator=g)
     got = expect_type(run(probe_replace, cfg=cfg, rank=rank, alpha=alpha, weights=weights, ids=ids, seed=r.randrange(2**31)), dict, "the probe's result")
     what = f"replace_linear_with_lora(a frozen GPTModel({describe(cfg)}), rank={rank}, alpha={alpha})"
-    params = expect_type(got.get("params"), dict, f"{what}: parameters")
+    params = flagged_shapes(got.get("params"), what)
     missed = sorted(p for p in paths if f"{p}.weight" in params)
     expect(not missed, f"{what}: nn.Linear layers left as they were (every one, at any depth, becomes LinearWithLoRA)", "none", names(missed))
-    expect_names({n: v[0] for n, v in params.items() if type(v) is list and len(v) == 2}, shapes, what)
+    expect_names({n: v[0] for n, v in params.items()}, shapes, what)
     trainable = sorted(n for n, v in params.items() if v[1] is True)
     expect_equal(trainable, sorted(n for n in shapes if ".lora." in n), f"{what}: the trainable parameters (the model was frozen first)")
     expect(got.get("loaded") is True, f"{what}: load_state_dict of the grader's weights", "it loads (strict)", short(got.get("loaded")))
-    outs = expect_type(got.get("outputs"), list, f"{what}: outputs")
-    expect(len(outs) == 1, f"{what}: outputs", "one", len(outs))
-    out = outs[0]
+    (out,) = answers(got.get("outputs"), 1, f"{what}: outputs")
     state = {n: w.double() for n, w in weights.items()}
     options = {name: oracle_logits(cfg, merged(state, paths, s), ids) for name, s in scales(alpha, rank).items()}
     expect(type(out) is torch.Tensor and tuple(out.shape) == (*ids.shape, cfg["vocab_size"]), f"{what}: logits", "(B, T, vocab_size)", short(out, 60))
@@ -524,10 +533,10 @@ def test_lora_trainable_parameter_counts():
         head = (num_classes, True)
         what = (f"GPTModel({'the book' + chr(39) + 's 124M' if cfg is GPT2_124M else describe(cfg)}) with out_head = Linear({cfg['emb_dim']}, {num_classes}), "
                 f"frozen, then replace_linear_with_lora(model, rank={rank}, alpha={alpha})")  # fmt: skip
-        params = expect_type(params, dict, what)
+        params = flagged_shapes(params, what)
         missed = sorted(p for p in linear_paths(cfg, head) if f"{p}.weight" in params)
         expect(not missed, f"{what}: nn.Linear layers left as they were", "none", names(missed))
-        expect_names({n: v[0] for n, v in params.items() if type(v) is list and len(v) == 2}, lora_shapes(cfg, rank, head), what)
+        expect_names({n: v[0] for n, v in params.items()}, lora_shapes(cfg, rank, head), what)
         count = sum(math.prod(v[0]) for v in params.values() if v[1] is True)
         expected = sum(rank * (i + o) for i, o, _ in linear_paths(cfg, head).values())
         if cfg is GPT2_124M:

@@ -124,6 +124,19 @@ def answers(got, n: int, what: str) -> list:
     return got
 
 
+def expect_near(got, expected: float, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """One number: `got` an int or a float (never a bool, a string or an int too large for a float)
+    within tolerance of `expected`; NaN is never near."""
+    ok = type(got) in (int, float) and abs(got) <= 1e300 and abs(got - expected) <= atol + rtol * abs(expected)
+    expect(ok, what, f"{expected:.6g}", f"{got:.6g}" if type(got) is float else short(got, 60))
+
+
+def expect_near_list(got, expected: list, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """A list of numbers, one per expected number, each near it (see `expect_near`)."""
+    for i, (a, b) in enumerate(zip(answers(got, len(expected), what), expected)):
+        expect_near(a, b, f"{what}[{i}]", atol, rtol)
+
+
 def expect_close(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Tensors: same shape and values within tolerance; the message names the worst element."""
     import torch  # only the checks of torch stages pay for this import
