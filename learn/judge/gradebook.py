@@ -80,7 +80,7 @@ def _zero(stage: Stage, **why) -> dict:
 def _row(sub: Submission, stages: list[Stage], root: Path, version: str, cache: Path | None) -> Row:
     if sub.tree is None:
         return Row(sub.name, [_zero(s, missing=True) for s in stages], sub.note, version)
-    key = hashlib.sha256(f"{fingerprint(sub.tree, stages)} {version} {[s.id for s in stages]}".encode()).hexdigest()
+    key = hashlib.sha256(f"{fingerprint(sub.tree)} {version} {[s.id for s in stages]}".encode()).hexdigest()
     cached = _read_cache(cache, sub.name, key)
     if cached is not None:
         return cached
