@@ -22,12 +22,22 @@ from pathlib import Path
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 on Windows, which has no such links to fear here
 
 
+KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+         stat.S_IFLNK: "a symbolic link", stat.S_IFDIR: "a folder", stat.S_IFREG: "a plain file"}  # fmt: skip
+
+
+def kind(mode: int) -> str:
+    """What a file of this st_mode is, in words: "a FIFO"."""
+    return KINDS.get(stat.S_IFMT(mode), "not a file")
+
+
 def open_regular(path: Path) -> int:
     """A read-only descriptor of `path` if it is a regular file itself (not a link to one)."""
     fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise OSError(f"{path} is not a plain file")
+        raise OSError(f"{path} is not a plain file ({kind(mode)})")
     return fd
 
 

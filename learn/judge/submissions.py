@@ -5,7 +5,10 @@
 A submission's *tree* is the folder that holds its stage packages: the submission itself, or the
 one folder inside it that does (a zip of a folder is the common layout). A submission that holds
 no stage package still gets a Submission, with tree None and a note that says so, so that it
-gets a row in every gradebook.
+gets a row in every gradebook. So does a tree that holds anything but plain files, folders and
+links that stay inside it (a FIFO, a socket, a device, a link to elsewhere): it is refused as a
+whole, with a note that names the first such file, for reading it could block the grader and
+following it could grade someone else's code.
 
 Zips are unpacked safely into `work`: no entry may leave the target (absolute paths, `..`), no
 symlinks, at most MAX_FILES entries and MAX_BYTES unpacked (counted as written, not as declared).
@@ -14,12 +17,15 @@ A zip that breaks a rule is refused as a whole, with a note.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from learn import files
+from learn.judge.workers import tree_entries
 from learn.manifest import Stage
 
 MAX_BYTES = 100 * 2**20
@@ -72,11 +78,29 @@ def _inner(root: Path, packages: set[str]) -> list[Path]:
 def _submission(name: str, root: Path, packages: set[str]) -> Submission:
     tree = tree_of(root, packages)
     if tree is not None:
-        return Submission(name, tree)
+        try:
+            why = _refusal(tree)
+        except OSError as e:
+            why = f"cannot be read ({e.strerror or e})"
+        return Submission(name, None, why) if why else Submission(name, tree)
     inner = _inner(root, packages)
     if len(inner) > 1:
         return Submission(name, None, f"holds stage packages in {len(inner)} folders ({', '.join(d.name for d in inner)}); hand in one")
     return Submission(name, None, "holds no stage package (e.g. stage1_tokenizer/)")
+
+
+def _refusal(tree: Path) -> str | None:
+    """Why `tree` is not graded, or None: the first thing a worker would get (learn/judge/workers.py)
+    that is neither a plain file, a folder, nor a link that stays inside the tree. A FIFO would
+    block whoever reads it; a link out of the tree would grade someone else's code."""
+    inside = os.path.realpath(tree)
+    for rel, st in tree_entries(tree):
+        kind = stat.S_IFMT(st.st_mode)
+        if kind == stat.S_IFLNK and not Path(os.path.realpath(tree / rel)).is_relative_to(inside):
+            return f"refused {rel}: a symbolic link to outside the submission"
+        if kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
+            return f"refused {rel}: not a plain file ({files.kind(kind)})"
+    return None
 
 
 def unzip(archive: Path, target: Path) -> Path:

@@ -1,0 +1,94 @@
+"""Hostile submissions and output folders against `learn gradebook`.
+
+Each attack is graded like any class, on stage 1 only, and must leave every row written, honest
+code with its marks, nothing running, and nothing left in /tmp.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from learn import ROOT, cli, manifest
+from learn.judge import reaper
+
+FULL = manifest.find("stage1").max_score
+ROOT_HERE = os.geteuid() == 0
+
+
+def _stage1(folder, source="solutions"):
+    """`folder` holding stage 1's solution (or its untouched skeleton, source="stages")."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / source / "stage1_tokenizer", folder / "stage1_tokenizer", ignore=ignore)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def own_tmp(tmp_path, monkeypatch):
+    """A temporary folder of this test's own for the gradebook, its judges and their workers, so
+    that what they leave there is theirs (other runs may share /tmp)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return tmp
+
+
+def _gradebook(subs, out, *more, code=0):
+    """Grade `subs` on stage 1 into `out`; check that nothing is left running or in the temporary
+    folder. The rows by student (exit 0), or the CLI's output (any other `code`)."""
+    start = time.monotonic()
+    result = CliRunner().invoke(cli.app, ["gradebook", str(subs), "--out", str(out), "--stages", "1", "-j", "2", *more])
+    assert result.exit_code == code, result.output
+    assert time.monotonic() - start < 120
+    assert reaper.children(os.getpid()) == [], "a process outlived the gradebook"
+    assert os.listdir(tempfile.gettempdir()) == [], "the gradebook left files in the temporary folder"
+    if code:
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+        return result.output
+    rows = {r["student"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert len(rows) == sum(1 for _ in out.open(encoding="utf-8")) - 1, "a student has two rows"
+    return rows
+
+
+def _make_socket(path) -> None:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+
+
+def test_files_that_are_not_plain_files_are_refused_with_a_note(tmp_path):
+    subs = tmp_path / "subs"
+    _stage1(subs / "ada")
+    os.mkfifo(_stage1(subs / "ben") / ".git")  # never handed to a worker: no harm in it
+    (subs / "ben" / "stage1_tokenizer" / "same.py").symlink_to("bpe.py")  # stays inside: fine
+    hostile = {
+        "fifo": ("stage1_tokenizer/bpe.py", os.mkfifo, "not a plain file (a FIFO)"),
+        "fifo_helper": ("helpers.py", os.mkfifo, "not a plain file (a FIFO)"),
+        "socket": ("stage1_tokenizer/bpe.py", _make_socket, "not a plain file (a socket)"),
+        "solution_link": ("stage1_tokenizer/bpe.py",
+                          lambda p: p.symlink_to(ROOT / "solutions" / "stage1_tokenizer" / "bpe.py"),
+                          "a symbolic link to outside the submission"),  # fmt: skip
+        "package_link": ("stage1_tokenizer", lambda p: p.symlink_to(ROOT / "solutions" / "stage1_tokenizer"),
+                         "a symbolic link to outside the submission"),  # fmt: skip
+    }
+    if ROOT_HERE:
+        hostile["device"] = ("stage1_tokenizer/bpe.py", lambda p: os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 5)),
+                             "not a plain file (a device)")  # fmt: skip  (/dev/zero: endless)
+    for student, (rel, make, _) in hostile.items():
+        path = _stage1(subs / student) / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        make(path)
+    rows = _gradebook(subs, tmp_path / "grades.csv", "--details", str(tmp_path / "reports"))
+    assert set(rows) == {"ada", "ben", *hostile}
+    assert rows["ada"]["total"] == rows["ben"]["total"] == str(FULL)
+    for student, (rel, _, why) in hostile.items():
+        assert rows[student]["total"] == "0", student
+        assert rows[student]["note"] == f"refused {rel}: {why}", rows[student]["note"]
