@@ -7,12 +7,14 @@ code with its marks, nothing running, and nothing left in /tmp.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import socket
 import stat
 import tempfile
 import time
+import zipfile
 
 import pytest
 from typer.testing import CliRunner
@@ -92,3 +94,29 @@ def test_files_that_are_not_plain_files_are_refused_with_a_note(tmp_path):
     for student, (rel, _, why) in hostile.items():
         assert rows[student]["total"] == "0", student
         assert rows[student]["note"] == f"refused {rel}: {why}", rows[student]["note"]
+
+
+def _zip(path, tree) -> None:
+    """`tree`'s files in a zip at `path`."""
+    with zipfile.ZipFile(path, "w") as z:
+        for p in sorted(tree.rglob("*.py")):
+            z.write(p, p.relative_to(tree).as_posix())
+
+
+def test_submissions_whose_names_collide_get_a_row_each_graded_on_their_own_code(tmp_path):
+    subs, honest, skeleton = tmp_path / "subs", _stage1(tmp_path / "honest"), _stage1(tmp_path / "skeleton", "stages")
+    _stage1(subs / "dave")
+    _zip(subs / "dave.zip", skeleton)
+    _zip(subs / "carol.zip", honest)
+    _zip(subs / "carol.ZIP", skeleton)
+    _stage1(subs / "Erin")
+    _stage1(subs / "erin", "stages")  # one folder on macOS: their reports must not be one file either
+    reports, scope = tmp_path / "reports", tmp_path / "gradescope"
+    rows = _gradebook(subs, tmp_path / "grades.csv", "--details", str(reports), "--gradescope", str(scope))
+    totals = {student: int(row["total"]) for student, row in rows.items()}
+    assert totals == {"dave": FULL, "dave.zip": 0, "carol.ZIP": 0, "carol.zip": FULL, "Erin": FULL, "erin": 0}
+    written = {p.stem: json.loads(p.read_text())["student"] for p in reports.iterdir()}
+    assert len({name.casefold() for name in written}) == len(rows) and set(written.values()) == set(rows)
+    assert written["carol.zip~2"] == "carol.zip" and written["erin~2"] == "erin"
+    scores = {json.loads((folder / "results.json").read_text())["score"] for folder in scope.iterdir()}
+    assert len({p.name.casefold() for p in scope.iterdir()}) == len(rows) and scores == {0, FULL}

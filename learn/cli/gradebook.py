@@ -106,12 +106,12 @@ def gradebook(
         csv.writer(buffer).writerows([columns, *(_csv_row(r) for r in rows)])
         write_atomically(csv_path, buffer.getvalue())
 
-        for row in rows:
+        for sub, row in zip(subs, rows):
             if details is not None:
-                write_atomically(details / f"{row.student}.json", json.dumps(row.to_json(), indent=1) + "\n")
+                write_atomically(details / f"{sub.file}.json", json.dumps(row.to_json(), indent=1) + "\n")
             if gradescope is not None:
-                (gradescope / row.student).mkdir(exist_ok=True)
-                write_atomically(gradescope / row.student / "results.json", json.dumps(results_json(row.stages, stages, row.version)) + "\n")
+                (gradescope / sub.file).mkdir(exist_ok=True)
+                write_atomically(gradescope / sub.file / "results.json", json.dumps(results_json(row.stages, stages, row.version)) + "\n")
         flags = identical_work({s.name: s.tree for s in subs if s.tree is not None}, stages, root / "pristine" if (root / "pristine").is_dir() else root / "stages")
         flags_path = csv_path.with_name(f"{csv_path.stem}-flags.json")
         if flags:

@@ -81,7 +81,7 @@ def _row(sub: Submission, stages: list[Stage], root: Path, version: str, cache: 
     if sub.tree is None:
         return Row(sub.name, [_zero(s, missing=True) for s in stages], sub.note, version)
     key = hashlib.sha256(f"{fingerprint(sub.tree)} {version} {[s.id for s in stages]}".encode()).hexdigest()
-    cached = _read_cache(cache, sub.name, key)
+    cached = _read_cache(cache, sub, key)
     if cached is not None:
         return cached
     present = [s for s in stages if (sub.tree / s.package).is_dir()]
@@ -94,27 +94,27 @@ def _row(sub: Submission, stages: list[Stage], root: Path, version: str, cache: 
             graded = {s.id: _zero(s, grader_error=first) for s in present}
     row = Row(sub.name, [graded.get(s.id) or _zero(s, missing=True) for s in stages], sub.note, version)
     if not any("grader_error" in r for r in row.stages):  # a grader failure is worth another try
-        _write_cache(cache, sub.name, key, row)
+        _write_cache(cache, sub.file, key, row)
     return row
 
 
-def _read_cache(cache: Path | None, student: str, key: str) -> Row | None:
+def _read_cache(cache: Path | None, sub: Submission, key: str) -> Row | None:
     if cache is None:
         return None
     try:
-        data = json.loads((cache / f"{student}.json").read_text(encoding="utf-8"))
+        data = json.loads((cache / f"{sub.file}.json").read_text(encoding="utf-8"))
         if data["key"] == key:
-            return Row(student, data["stages"], data["note"], data["version"], cached=True)
+            return Row(sub.name, data["stages"], data["note"], data["version"], cached=True)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def _write_cache(cache: Path | None, student: str, key: str, row: Row) -> None:
+def _write_cache(cache: Path | None, file: str, key: str, row: Row) -> None:
     if cache is None:
         return
     cache.mkdir(parents=True, exist_ok=True)
-    write_atomically(cache / f"{student}.json", json.dumps({"key": key, "stages": row.stages, "note": row.note, "version": row.version}))
+    write_atomically(cache / f"{file}.json", json.dumps({"key": key, "stages": row.stages, "note": row.note, "version": row.version}))
 
 
 def write_atomically(path: Path, text: str) -> None:
