@@ -120,3 +120,15 @@ def test_submissions_whose_names_collide_get_a_row_each_graded_on_their_own_code
     assert written["carol.zip~2"] == "carol.zip" and written["erin~2"] == "erin"
     scores = {json.loads((folder / "results.json").read_text())["score"] for folder in scope.iterdir()}
     assert len({p.name.casefold() for p in scope.iterdir()}) == len(rows) and scores == {0, FULL}
+
+
+def test_a_kept_grade_follows_code_moved_out_of_the_stage_package(tmp_path):
+    subs = tmp_path / "subs"
+    mallory = _stage1(subs / "mallory")
+    bpe = mallory / "stage1_tokenizer" / "bpe.py"
+    (mallory / "helpers.py").write_text(bpe.read_text())
+    bpe.write_text("from helpers import *  # noqa: F403\n")
+    out = tmp_path / "grades.csv"
+    assert _gradebook(subs, out)["mallory"]["total"] == str(FULL)
+    (mallory / "helpers.py").write_text((ROOT / "stages" / "stage1_tokenizer" / "bpe.py").read_text())
+    assert _gradebook(subs, out)["mallory"]["total"] == "0"  # graded again, not kept from the first run
