@@ -54,7 +54,8 @@ def _gradebook(subs, out, *more, code=0):
     assert reaper.children(os.getpid()) == [], "a process outlived the gradebook"
     assert os.listdir(tempfile.gettempdir()) == [], "the gradebook left files in the temporary folder"
     if code:
-        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert "Traceback" not in result.output and sum(line.startswith("error:") for line in lines) == 1, result.output
         return result.output
     rows = {r["student"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
     assert len(rows) == sum(1 for _ in out.open(encoding="utf-8")) - 1, "a student has two rows"
@@ -132,3 +133,50 @@ def test_a_kept_grade_follows_code_moved_out_of_the_stage_package(tmp_path):
     assert _gradebook(subs, out)["mallory"]["total"] == str(FULL)
     (mallory / "helpers.py").write_text((ROOT / "stages" / "stage1_tokenizer" / "bpe.py").read_text())
     assert _gradebook(subs, out)["mallory"]["total"] == "0"  # graded again, not kept from the first run
+
+
+def _victim(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the grader's own file")
+    return victim
+
+
+def test_names_planted_in_a_world_writable_output_folder_are_never_written_through(tmp_path):
+    subs, out_dir, victim = tmp_path / "subs", tmp_path / "out", _victim(tmp_path)
+    _stage1(subs / "ada")
+    out_dir.mkdir(mode=0o777)
+    out_dir.chmod(0o777)
+    cache = out_dir / ".grades-cache"
+    os.mkfifo(out_dir / f".grades.csv.{os.getpid()}.tmp")  # the old, guessable temporary names
+    (out_dir / f".grades-flags.json.{os.getpid()}.tmp").symlink_to(victim)
+    rows = _gradebook(subs, out_dir / "grades.csv")
+    assert rows["ada"]["total"] == str(FULL)
+    assert stat.S_IMODE((out_dir / "grades.csv").lstat().st_mode) == 0o644
+    assert victim.read_text() == "the grader's own file"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and cache.stat().st_uid == os.geteuid()
+    assert [stat.S_IMODE(p.stat().st_mode) for p in cache.iterdir()] == [0o600]
+    assert not [p for p in out_dir.iterdir() if p.name.endswith(".tmp") and stat.S_ISREG(p.lstat().st_mode)]
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo", "report_link"])
+def test_an_output_that_is_a_link_or_a_fifo_is_refused_in_one_line(tmp_path, planted):
+    subs, victim = tmp_path / "subs", _victim(tmp_path)
+    _stage1(subs / "ada")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    target = reports / "ada.json" if planted == "report_link" else tmp_path / "grades.csv"
+    os.mkfifo(target) if planted == "fifo" else target.symlink_to(victim)
+    output = _gradebook(subs, tmp_path / "grades.csv", "--details", str(reports), code=2)
+    assert "not a plain file" in output and victim.read_text() == "the grader's own file"
+    assert stat.S_IFMT(target.lstat().st_mode) in (stat.S_IFIFO, stat.S_IFLNK)  # left as it was
+
+
+def test_a_cache_folder_others_can_write_is_refused(tmp_path):
+    subs = tmp_path / "subs"
+    _stage1(subs / "ada")
+    cache = tmp_path / ".grades-cache"
+    cache.mkdir()
+    cache.chmod(0o777)  # a student's process could have left forged rows in it
+    output = _gradebook(subs, tmp_path / "grades.csv", code=2)
+    assert "--fresh" in output
+    assert _gradebook(subs, tmp_path / "grades.csv", "--fresh")["ada"]["total"] == str(FULL)

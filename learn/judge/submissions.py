@@ -129,7 +129,8 @@ def _submission(name: str, root: Path, packages: set[str], file: str) -> Submiss
         return Submission(name, None, why, file) if why else Submission(name, tree, file=file)
     inner = _inner(root, packages)
     if len(inner) > 1:
-        return Submission(name, None, f"holds stage packages in {len(inner)} folders ({', '.join(d.name for d in inner)}); hand in one", file)
+        folders = ", ".join(d.name for d in inner)
+        return Submission(name, None, f"holds stage packages in {len(inner)} folders ({folders}); hand in one", file)
     return Submission(name, None, "holds no stage package (e.g. stage1_tokenizer/)", file)
 
 
