@@ -3,18 +3,25 @@
     learn gradebook submissions/                        # gradebook.csv, every ready stage
     learn gradebook submissions/ --stages 1-3 -j 4 --details reports/ --gradescope results/
 
-SUBMISSIONS holds one folder or .zip per student (learn/judge/submissions.py). In a course
+SUBMISSIONS holds one folder or .zip per student (learn/judge/submissions.py): `dave/` is
+dave, `dave.zip` dave too unless that names another entry (ignoring case), when it keeps its
+whole name; a submission holding a FIFO, socket, device or a link out of it is refused with a
+note and scores 0. In a course
 checkout the grading uses a release built for the run (learn/release.py: the checks, fixtures and
 engine a learner gets, and no solutions/ beside the grader); in a release, the release itself.
 Each submission is graded by one judge over all its stages, `-j` of them at once
-(learn/judge/gradebook.py). Rows are cached beside the CSV by the hash of the submission's stage
-files and the course version: a re-run grades only what changed, a stopped run resumes.
+(learn/judge/gradebook.py). Rows are cached beside the CSV (in a folder of the grader's alone) by
+the hash of every file a worker gets and the course version: a re-run grades only what changed,
+a stopped run resumes.
 
 Outputs: the CSV (one row per student, one column per stage, total, course version, note), with
 --details one JSON report per student (every check's message, to hand back), with --gradescope
 one results.json per student in Gradescope's format, and, where two students' stage files are
 identical (or identical without comments and whitespace), a flags report beside the CSV: never
-part of a grade.
+part of a grade. Two students whose names differ only in case get files apart (carol.zip~2.json).
+Every output is written through a new file made exclusively and renamed into place; one that is
+there as a link or anything but a plain file is refused before grading, for a student's process
+may have put it there.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@
 Each submission is graded by one judge over all its stages (learn/judge/grader.py), several
 submissions at once (`jobs`). A submission that holds no stage package, a refused zip, or a
 grader failure still gives a row, with a note; a stage the submission lacks scores 0 and says
-so. With `cache`, each finished row is kept under the hash of the submission's stage files, the
-course version and the stages: a re-run grades only what changed, and a run stopped midway
-resumes where it stopped.
+so. With `cache` (a folder of the grader's alone: own_folder), each finished row is kept under
+the hash of every file a worker gets from the submission (reports.fingerprint), the course
+version and the stages: a re-run grades only what changed, and a run stopped midway resumes
+where it stopped. Outputs are written with write_atomically, never through a link or a name that
+another process planted.
 """
 
 from __future__ import annotations
