@@ -1,5 +1,5 @@
 """Run folders the learner's code wrote, read by a CLI that may run as root: a link in one makes
-the CLI read or write nothing but that folder's own plain files (learn/cli/files.py)."""
+the CLI read or write nothing but that folder's own plain files (learn/files.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import os
 
 from typer.testing import CliRunner
 
-from learn import cli
-from learn.cli import files
+from learn import cli, files
 
 runner = CliRunner()
 

@@ -69,13 +69,25 @@ def test_course_version_follows_the_grading_files(tmp_path):
     assert course_version(tmp_path) != course_version(ROOT)
 
 
-def test_fingerprint_follows_the_stage_files(tmp_path):
+def test_fingerprint_follows_every_file_a_worker_gets(tmp_path):
     tree = copy_solutions(tmp_path / "tree")
-    before = fingerprint(tree, COURSE)
-    (tree / "notes.txt").write_text("not graded")
-    assert fingerprint(tree, COURSE) == before
-    (tree / "stage1_tokenizer" / "bpe.py").write_text("# mine\n", encoding="utf-8")
-    assert fingerprint(tree, COURSE) != before
+    before = fingerprint(tree)
+    for never_copied in ("tests", ".git", "stage1_tokenizer/__pycache__"):
+        (tree / never_copied).mkdir()
+        (tree / never_copied / "x.py").write_text("not graded")
+    assert fingerprint(tree) == before
+    seen = {before}
+    for change in ("x = 1", "x = 2", "rename", "link"):  # a helper a stage may import: its content, name, kind
+        helper = tree / "helpers.py"
+        if change == "rename":
+            helper.rename(tree / "helper.py")
+        elif change == "link":
+            (tree / "helper.py").rename(helper)
+            (tree / "helper.py").symlink_to("helpers.py")
+        else:
+            helper.write_text(change, encoding="utf-8")
+        assert fingerprint(tree) not in seen, change
+        seen.add(fingerprint(tree))
 
 
 def test_identical_work_is_flagged_but_untouched_skeletons_are_not(tmp_path):

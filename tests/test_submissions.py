@@ -78,3 +78,18 @@ def test_a_refused_zip_still_gets_a_row(tmp_path):
     got = {s.name: s for s in find(subs, COURSE, tmp_path / "work")}
     assert got["mallory"].tree is None and "refused mallory.zip" in got["mallory"].note
     assert got["junk"].tree is None and "not a readable zip" in got["junk"].note
+
+
+def test_names_that_collide_are_told_apart_and_their_files_too_ignoring_case(tmp_path):
+    subs = tmp_path / "subs"
+    for folder in ("x", "Erin", "erin", "solo"):
+        (subs / folder / "stage1_tokenizer").mkdir(parents=True)
+    for archive in ("x.zip", "x.zip.zip", "carol.zip", "carol.ZIP", "solo2.Zip"):
+        _zip(subs / archive, {"stage1_tokenizer/__init__.py": b""})
+    got = find(subs, COURSE, tmp_path / "work")
+    assert [(s.name, s.file) for s in got] == [
+        ("Erin", "Erin"), ("carol.ZIP", "carol.ZIP"), ("carol.zip", "carol.zip~2"), ("erin", "erin~2"),
+        ("solo", "solo"), ("solo2", "solo2"), ("x", "x"), ("x.zip", "x.zip"), ("x.zip.zip", "x.zip.zip"),
+    ]  # fmt: skip
+    assert all(s.tree is not None for s in got)
+    assert len({s.tree for s in got}) == len(got)

@@ -32,7 +32,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn.cli import files
+from learn import files
 from learn.cli.console import Command, command_group, err, out, pick_tree, shown, tell, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,

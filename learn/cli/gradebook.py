@@ -3,18 +3,25 @@
     learn gradebook submissions/                        # gradebook.csv, every ready stage
     learn gradebook submissions/ --stages 1-3 -j 4 --details reports/ --gradescope results/
 
-SUBMISSIONS holds one folder or .zip per student (learn/judge/submissions.py). In a course
+SUBMISSIONS holds one folder or .zip per student (learn/judge/submissions.py): `dave/` is
+dave, `dave.zip` dave too unless that names another entry (ignoring case), when it keeps its
+whole name; a submission holding a FIFO, socket, device or a link out of it is refused with a
+note and scores 0. In a course
 checkout the grading uses a release built for the run (learn/release.py: the checks, fixtures and
 engine a learner gets, and no solutions/ beside the grader); in a release, the release itself.
 Each submission is graded by one judge over all its stages, `-j` of them at once
-(learn/judge/gradebook.py). Rows are cached beside the CSV by the hash of the submission's stage
-files and the course version: a re-run grades only what changed, a stopped run resumes.
+(learn/judge/gradebook.py). Rows are cached beside the CSV (in a folder of the grader's alone) by
+the hash of every file a worker gets and the course version: a re-run grades only what changed,
+a stopped run resumes.
 
 Outputs: the CSV (one row per student, one column per stage, total, course version, note), with
 --details one JSON report per student (every check's message, to hand back), with --gradescope
 one results.json per student in Gradescope's format, and, where two students' stage files are
 identical (or identical without comments and whitespace), a flags report beside the CSV: never
-part of a grade.
+part of a grade. Two students whose names differ only in case get files apart (carol.zip~2.json).
+Every output is written through a new file made exclusively and renamed into place; one that is
+there as a link or anything but a plain file is refused before grading, for a student's process
+may have put it there.
 """
 
 from __future__ import annotations
@@ -51,8 +58,9 @@ def gradebook(
     """Grade every submission in a folder; write a CSV gradebook (and reports to hand back)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from learn import files
     from learn.judge import submissions as found
-    from learn.judge.gradebook import Row, grade_class, write_atomically
+    from learn.judge.gradebook import NotOurs, Row, check_output, grade_class, own_folder, write_atomically
     from learn.judge.reports import gradescope as results_json
     from learn.judge.reports import identical_work
 
@@ -69,19 +77,27 @@ def gradebook(
     if csv_path.is_dir():
         raise usage_error(escape(f"--out {csv_path} is a folder; name the CSV to write, e.g. --out {csv_path / 'gradebook.csv'}"))
     cache = None if fresh else csv_path.parent / f".{csv_path.stem}-cache"
+    flags_path = csv_path.with_name(f"{csv_path.stem}-flags.json")
 
     say_containment()
     with tempfile.TemporaryDirectory(prefix="learn-gradebook-") as tmp:
         subs = found.find(submissions, course, Path(tmp) / "unzipped")
         if not subs:
             raise usage_error(escape(f"{submissions} holds no submission (a folder or a .zip per student)"))
+        try:  # before any grading: what a student's process may have put where the outputs go
+            for path, folder in _outputs(csv_path, flags_path, [s.file for s in subs], details, gradescope):
+                check_output(path, folder)
+            if cache is not None:
+                own_folder(cache)
+        except NotOurs as e:
+            raise usage_error(escape(str(e))) from None
         root = _grading_root(Path(tmp) / "release")
         columns = ["student", *(s.id for s in stages), "total", "course_version", "note"]
         rows: list[Row] = []
         # Rows are appended as each submission's grading ends, so that a run stopped midway keeps
         # them; the finished CSV is then rewritten in student order, atomically.
         try:
-            f = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by the with below)
+            f = io.TextIOWrapper(files.fresh(csv_path), encoding="utf-8", newline="")
         except OSError as e:
             raise usage_error(escape(f"--out {csv_path}: cannot write it ({e.strerror or e})")) from None
         with f:
@@ -104,20 +120,23 @@ def gradebook(
                     _stopped(len(done), len(subs), csv_path, tmp)
         buffer = io.StringIO()
         csv.writer(buffer).writerows([columns, *(_csv_row(r) for r in rows)])
-        write_atomically(csv_path, buffer.getvalue())
-
-        for row in rows:
-            if details is not None:
-                write_atomically(details / f"{row.student}.json", json.dumps(row.to_json(), indent=1) + "\n")
-            if gradescope is not None:
-                (gradescope / row.student).mkdir(exist_ok=True)
-                write_atomically(gradescope / row.student / "results.json", json.dumps(results_json(row.stages, stages, row.version)) + "\n")
         flags = identical_work({s.name: s.tree for s in subs if s.tree is not None}, stages, root / "pristine" if (root / "pristine").is_dir() else root / "stages")
-        flags_path = csv_path.with_name(f"{csv_path.stem}-flags.json")
-        if flags:
-            write_atomically(flags_path, json.dumps(flags, indent=1) + "\n")
-        elif flags_path.exists():
-            flags_path.unlink()  # a flag from an earlier run of this class no longer holds
+        try:
+            write_atomically(csv_path, buffer.getvalue())
+            for sub, row in zip(subs, rows):
+                if details is not None:
+                    write_atomically(details / f"{sub.file}.json", json.dumps(row.to_json(), indent=1) + "\n")
+                if gradescope is not None:
+                    (gradescope / sub.file).mkdir(exist_ok=True)
+                    check_output(gradescope / sub.file, folder=True)
+                    scope = results_json(row.stages, stages, row.version)
+                    write_atomically(gradescope / sub.file / "results.json", json.dumps(scope) + "\n")
+            if flags:
+                write_atomically(flags_path, json.dumps(flags, indent=1) + "\n")
+            elif flags_path.exists():
+                flags_path.unlink()  # a flag from an earlier run of this class no longer holds
+        except NotOurs as e:
+            raise usage_error(escape(str(e))) from None
 
     if as_json:
         print(json.dumps({"rows": [{**r.to_json(), "cached": r.cached} for r in rows], "identical_work": flags}))
@@ -141,6 +160,14 @@ def _stopped(graded: int, total: int, csv_path: Path, tmp: str) -> None:
               f"{escape(str(csv_path))}. Run the same command again to grade the rest.")  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)
     os._exit(130)
+
+
+def _outputs(csv_path: Path, flags_path: Path, students: list[str], details, gradescope) -> list[tuple[Path, bool]]:
+    """(path, is a folder) of every file the gradebook writes, and of the folders it makes for them."""
+    reports = [(details / f"{s}.json", False) for s in students] if details is not None else []
+    scope = [(gradescope / s, True) for s in students] if gradescope is not None else []
+    results = [(folder / "results.json", False) for folder, _ in scope]
+    return [(csv_path, False), (flags_path, False), *reports, *scope, *results]
 
 
 def _pick_stages(text: Optional[str], course: list[Stage]) -> list[Stage]:

@@ -35,9 +35,8 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from learn import ROOT
+from learn import ROOT, files
 from learn.cli import launch
-from learn.cli import files
 from learn.cli.console import err, pick_tree, shown, tell, usage_error
 from learn.cli.datafiles import read_folder, read_tokens
 from learn.cli.runs import (

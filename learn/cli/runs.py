@@ -21,8 +21,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from learn import ROOT, wire
-from learn.cli import files
+from learn import ROOT, files, wire
 from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, usage_error
 
 RUNS = ROOT / "runs"

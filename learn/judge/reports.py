@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import tokenize
 from pathlib import Path
 
-from learn import ROOT
+from learn import ROOT, files
+from learn.judge.workers import tree_entries
 from learn.manifest import Stage
 
 #: What decides a grade, hashed into the course version.
@@ -34,12 +37,19 @@ def course_version(root: Path = ROOT) -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprint(tree: Path, stages: list[Stage]) -> str:
-    """A hash of a submission's stage files: unchanged files, unchanged fingerprint."""
+def fingerprint(tree: Path) -> str:
+    """A hash of everything of a submission's that a worker gets (learn/judge/workers.py): every
+    name, kind and content, so that a grade kept under it is the grade of exactly this code."""
     h = hashlib.sha256()
-    for stage in stages:
-        for p in sorted((tree / stage.package).rglob("*.py")) if (tree / stage.package).is_dir() else []:
-            h.update(p.relative_to(tree).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    for rel, st in tree_entries(tree):
+        if stat.S_ISREG(st.st_mode):
+            data = b"file " + files.read_bytes(tree / rel)  # a FIFO put there since: refused, never waited on
+        elif stat.S_ISLNK(st.st_mode):
+            data = b"link " + os.fsencode(os.readlink(tree / rel))
+        else:
+            data = b"folder " if stat.S_ISDIR(st.st_mode) else b"never copied "
+        name = os.fsencode(rel)
+        h.update(b"%d %s %d " % (len(name), name, len(data)) + data)
     return h.hexdigest()
 
 
@@ -88,18 +98,18 @@ def identical_work(trees: dict[str, Path], stages: list[Stage], skeletons: Path)
             skeleton_file = skeletons / stage.package / rel
             untouched = normalized(skeleton_file.read_text(encoding="utf-8")) if skeleton_file.is_file() else None
             groups: dict[str, list[str]] = {}  # hash of the normalized file -> students
+            texts: dict[str, bytes] = {}  # student -> the file's bytes
             for student, tree in sorted(trees.items()):
-                path = tree / stage.package / rel
-                if not path.is_file():
+                try:
+                    texts[student] = files.read_bytes(tree / stage.package / rel)
+                except OSError:  # missing, or not a plain file: nothing to compare
                     continue
-                text = path.read_text(encoding="utf-8", errors="replace")
-                norm = normalized(text)
-                if norm == untouched:
-                    continue
-                groups.setdefault(hashlib.sha256(norm.encode()).hexdigest(), []).append(student)
+                norm = normalized(texts[student].decode("utf-8", errors="replace"))
+                if norm != untouched:
+                    groups.setdefault(hashlib.sha256(norm.encode()).hexdigest(), []).append(student)
             for students in groups.values():
                 if len(students) > 1:
-                    texts = {(trees[s] / stage.package / rel).read_bytes() for s in students}
-                    how = "identical" if len(texts) == 1 else "identical without comments and whitespace"
+                    same = len({texts[s] for s in students}) == 1
+                    how = "identical" if same else "identical without comments and whitespace"
                     flags.append({"stage": stage.id, "file": f"{stage.package}/{rel}", "students": students, "how": how})
     return flags

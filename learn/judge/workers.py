@@ -33,6 +33,7 @@ from learn.worker.sandbox import Limits
 
 LOG_TAIL = 2048  # bytes of the worker's output kept for a message
 MESSAGE_CAP = 2000  # characters of any sentence the worker sends
+MAX_FILE = 64 * 2**20  # bytes: a bigger file of the learner's is never copied for a worker
 # Never copied into a worker's tree; without the sandbox, hidden from it where the OS allows.
 NOT_FOR_WORKERS = ("solutions", "fixtures", "checks", "tests", ".git", ".learn", "runs", "__pycache__")
 # The environment a worker gets: nothing else of the host's (tokens, paths, credentials) reaches the learner's code.
@@ -340,20 +341,38 @@ def _import_sentence(package: str, seconds: float, e: ProbeFailed) -> str:
     return f"importing {package} ended the process running it: {e}"
 
 
-def _copy_tree(src: Path, dest: Path, max_file: int = 64 * 2**20) -> None:
-    """The learner's tree without the course's own folders, big files, followed symlinks, or
-    anything that is not a file, a folder or a link (a FIFO would block the copy forever)."""
+def _left_out(top: bool, name: str, st: os.stat_result) -> bool:
+    """Never copied for a worker: the course's own folders at the tree's top, caches, big files."""
+    big = stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE
+    return (top and name in NOT_FOR_WORKERS) or name == "__pycache__" or name.endswith(".pyc") or big
+
+
+def tree_entries(src: Path) -> list[tuple[str, os.stat_result]]:
+    """What a worker's copy of `src` is made from: every entry not left out, as its path below
+    `src` ("a/b.py") and its lstat, in a stable order; folders are walked, links never followed."""
+    found: list[tuple[str, os.stat_result]] = []
+
+    def walk(folder: str, rel: str) -> None:
+        for name in sorted(os.listdir(folder)):
+            st = os.lstat(os.path.join(folder, name))
+            if not _left_out(not rel, name, st):
+                found.append((rel + name, st))
+                if stat.S_ISDIR(st.st_mode):
+                    walk(os.path.join(folder, name), f"{rel}{name}/")
+
+    walk(str(src), "")
+    return found
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    """The learner's tree without what is left out, followed symlinks, or anything that is not a
+    file, a folder or a link (a FIFO would block the copy forever)."""
 
     def ignore(folder, names):
         top = os.path.samefile(folder, src)
-        skip = {n for n in names if (top and n in NOT_FOR_WORKERS) or n == "__pycache__" or n.endswith(".pyc")}
-        for n in names:
-            mode = os.lstat(os.path.join(folder, n))
-            if stat.S_ISREG(mode.st_mode) and mode.st_size > max_file:
-                skip.add(n)
-            elif not (stat.S_ISREG(mode.st_mode) or stat.S_ISDIR(mode.st_mode) or stat.S_ISLNK(mode.st_mode)):
-                skip.add(n)
-        return skip
+        kept = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
+        modes = {n: os.lstat(os.path.join(folder, n)) for n in names}
+        return {n for n, st in modes.items() if _left_out(top, n, st) or not any(k(st.st_mode) for k in kept)}
 
     shutil.copytree(src, dest, symlinks=True, ignore=ignore)
 
