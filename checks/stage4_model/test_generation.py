@@ -124,11 +124,12 @@ def results_of(got, calls: list[dict]) -> list[dict]:
     return got
 
 
-def ids_of(out, what: str) -> list[list[int]]:
-    """A (1, T) tensor of token ids (every prompt here is a batch of one) as lists of ints (a float
-    tensor of whole numbers is accepted)."""
-    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", "a torch.Tensor of shape (1, T)", type(out).__name__)
-    expect(out.dim() == 2 and out.shape[0] == 1, f"{what}: shape", "(1, T): a batch of one prompt", str(tuple(out.shape)))
+def ids_of(out, what: str, rows: int = 1) -> list[list[int]]:
+    """A (rows, T) tensor of token ids (a batch of one prompt unless said) as lists of ints (a
+    float tensor of whole numbers is accepted)."""
+    shape = f"({rows}, T)"
+    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", f"a torch.Tensor of shape {shape}", type(out).__name__)
+    expect(out.dim() == 2 and out.shape[0] == rows, f"{what}: shape", f"{shape}: a batch of {rows} prompt(s)", str(tuple(out.shape)))
     if out.dtype.is_floating_point:
         need(bool(torch.isfinite(out).all()) and bool((out == out.round()).all()), f"{what}: token ids", "whole numbers",
              lambda: short(out.tolist(), 80))  # fmt: skip
@@ -262,6 +263,20 @@ def test_top_k_keeps_k_most_likely():
         expect_equal(sorted(set(ids_of(res["out"], what)[0][1:])), [best], f"{what}: the ids drawn")
 
 
+def oracle_eos(prompts: list[int], n: int, eos: int, vocab: int) -> list[list[list[int]]]:
+    """What generate(model predicting token + 1, [[p] for p in prompts], n, 4, eos_id=eos) may
+    return: each row ends at its first eos and holds eos from there; once every row has ended the
+    loop stops (whether that last step is appended is left open, as for a batch of one)."""
+    rows, ended = [[p] for p in prompts], [False] * len(prompts)
+    for _ in range(n):
+        nxt = [(row[-1] + 1) % vocab for row in rows]
+        ended = [e or x == eos for e, x in zip(ended, nxt)]
+        if all(ended):
+            return [rows, [row + [eos] for row in rows]]
+        rows = [row + [eos if e else x] for row, e, x in zip(rows, ended, nxt)]
+    return [rows]
+
+
 def test_eos_stops_generation():
     r, vocab = rng(), 32
     start = r.randrange(vocab)
@@ -284,6 +299,24 @@ def test_eos_stops_generation():
             expect(out in allowed, what, f"{allowed[0]} (stop when the next id is eos_id)", out)
         else:
             expect_equal(out, allowed[0], f"{what} with eos_id=None")
+    _eos_in_a_batch(r, vocab)
+
+
+def _eos_in_a_batch(r, vocab: int) -> None:
+    """Rows that reach eos_id at different steps (learn finetune instruct generates 32 at once)."""
+    eos = r.randrange(vocab)
+    late = [(eos - k) % vocab for k in r.sample(range(1, 9), 3)]  # rows ending after 1 to 8 steps
+    batches = [late, [*late[:2], (eos + 1) % vocab]]  # all end within 10 steps; one row never does
+    # sampled too: the stub's logits (100 against 0) leave no doubt; no top_k, whose book version is for one row
+    calls = [call(GENERATE, "counter", vocab, [[p] for p in b], 10, 4, eos_id=eos, **kw)
+             for b in batches for kw in ({}, {"temperature": 1.0})]  # fmt: skip
+    got = results_of(run(probe_generate, calls=calls), calls)
+    for c, res in zip(calls, got):
+        prompts = [row[0] for row in c["idx"].tolist()]
+        what = shown(c, "model predicting token + 1")
+        allowed = oracle_eos(prompts, 10, eos, vocab)
+        out = ids_of(res["out"], what, rows=len(prompts))
+        expect(out in allowed, what, f"{allowed[0]} (each row ends at its first eos_id and holds it; stop when all have)", out)
 
 
 def test_crops_to_context_size():

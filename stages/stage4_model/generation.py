@@ -34,12 +34,16 @@ def generate(
     top_k: keep only the k largest logits (the rest become -inf).
     temperature > 0: sample from softmax(logits / temperature) with torch.multinomial;
     temperature == 0: argmax, as in generate_text_simple.
-    eos_id: stop as soon as the next token would be eos_id (it is not appended).
+    eos_id: each row ends at its first eos_id. An ended row holds eos_id while the others go on,
+    and the loop stops, without appending, once every row has ended: for one prompt, as soon as
+    the next token would be eos_id (the book's rule).
 
     Example: last-position logits [2., 1., 0., 3.], top_k=2 -> [2., -inf, -inf, 3.];
     temperature=0.5 -> softmax([4., -inf, -inf, 6.]) = [0.12, 0., 0., 0.88]; a draw picks id 3
     about 88 times in 100. With temperature=0.0 it is always id 3; with eos_id=3 nothing is
-    appended and idx comes back as it went in.
+    appended and idx comes back as it went in. A batch, with a model that predicts (last id + 1)
+    and eos_id=3: [[1], [2]] -> [[1, 2], [2, 3]] (row 2 ended at once and holds 3; then row 1's
+    next id is 3 too: every row has ended).
     """
     # TODO: crop, last logits, top-k mask, then sample (temperature > 0) or argmax; stop at eos_id
     raise NotImplementedError('crop, last logits, top-k mask, then sample (temperature > 0) or argmax; stop at eos_id')

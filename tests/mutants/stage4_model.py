@@ -19,6 +19,14 @@ _POST_NORM = '''        x = self.norm1(x + self.drop_shortcut(self.att(x)))
         x = self.norm2(x + self.drop_shortcut(self.ff(x)))
 '''
 
+_EOS = """\
+        if eos_id is not None:
+            ended |= idx_next == eos_id  # (B, 1)
+            if bool(ended.all()):
+                break  # every row has ended: eos_id is not appended
+            idx_next = torch.where(ended, torch.full_like(idx_next, eos_id), idx_next)  # (B, 1): ended rows hold eos_id
+"""
+
 MUTANTS = [
     # model.py: LayerNorm and GELU
     Mutant("unbiased_variance", "model.py", "unbiased=False", "unbiased=True",
@@ -115,7 +123,13 @@ MUTANTS = [
            '        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)\n'
            "        self.out_head.weight = self.tok_emb.weight  # weight tying, as GPT-2 did\n",
            ("loss_at_init_near_ln_vocab", "parameter_count_124m")),
-    Mutant("eos_ignored", "generation.py",
-           "        if eos_id is not None and bool((idx_next == eos_id).all()):\n            break\n", "",
+    Mutant("eos_ignored", "generation.py", _EOS, "", ("eos_stops_generation",)),
+    # the book's batch-of-one stop: "Boolean value of Tensor with more than one value is ambiguous" on a batch
+    Mutant("eos_for_a_batch_of_one", "generation.py", _EOS, "        if idx_next == eos_id:\n            break\n",
+           ("eos_stops_generation",)),
+    Mutant("eos_ends_every_row_at_once", "generation.py", "if bool(ended.all()):", "if bool(ended.any()):",
+           ("eos_stops_generation",)),
+    Mutant("ended_rows_go_on", "generation.py",
+           "            idx_next = torch.where(ended, torch.full_like(idx_next, eos_id), idx_next)", "",
            ("eos_stops_generation",)),
 ]  # fmt: skip

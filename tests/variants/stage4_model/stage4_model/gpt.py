@@ -4,8 +4,10 @@ Differences on purpose: var_mean and rsqrt in LayerNorm, x ** 3 and math constan
 submodules created in another order (so the random init differs), one-line residual blocks whose
 dropout is named drop_resid (as in the book's own package, llms-from-scratch; the book's text says
 drop_shortcut: a dropout holds no weights, so its name is the learner's choice), a
-greedy loop without softmax, the book's literal top-k and eos code (batch of one), and sampling by
-inverse CDF with torch.rand instead of torch.multinomial (other draws, same distribution).
+greedy loop without softmax, the book's literal top-k code (batch of one), an eos stop by
+masked_fill on a 1-D mask (the book's `if idx_next == eos_id` fails on a batch: learn finetune
+instruct generates 32 rows at once), and sampling by inverse CDF with torch.rand instead of
+torch.multinomial (other draws, same distribution).
 """
 
 import math
@@ -103,6 +105,7 @@ def _sample(probs):
 
 
 def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None):
+    stopped = torch.zeros(idx.shape[0], dtype=torch.bool)
     for _ in range(max_new_tokens):
         idx_cond = idx[:, -context_size:]
         with torch.no_grad():
@@ -116,7 +119,10 @@ def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=No
             idx_next = _sample(torch.softmax(logits / temperature, dim=-1))
         else:
             idx_next = torch.argmax(logits, dim=-1, keepdim=True)
-        if idx_next == eos_id:
-            break
+        if eos_id is not None:
+            stopped = stopped | (idx_next[:, 0] == eos_id)
+            if stopped.all():
+                break
+            idx_next = idx_next.masked_fill(stopped[:, None], eos_id)
         idx = torch.cat((idx, idx_next), dim=1)
     return idx
