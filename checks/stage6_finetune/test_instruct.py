@@ -51,6 +51,13 @@ def probe_dataset(learner, data):
     return {"len": len(ds), "items": [[int(t) for t in ds[i]] for i in range(len(ds))]}
 
 
+def probe_prompt_lengths(learner, data):
+    """InstructionDataset(data, a byte tokenizer).prompt_lengths as ints (None if it keeps none):
+    what `learn finetune instruct --mask-prompt` hands mask_prompt_targets, row by row."""
+    lengths = getattr(learner.InstructionDataset([dict(e) for e in data], ByteTokenizer()), "prompt_lengths", None)
+    return None if lengths is None else [int(lengths[i]) for i in range(len(data))]
+
+
 def probe_mask(learner, targets, prompt_lengths, ignore_index):
     return learner.mask_prompt_targets(targets.clone(), list(prompt_lengths), ignore_index=ignore_index)
 
@@ -168,3 +175,8 @@ def test_prompt_mask_ignores_prompt_targets():
         expected = [[ig if j < p - 1 else v for j, v in enumerate(row)] for row, p in zip(tg, pl)]
         what = f"mask_prompt_targets({tg}, prompt_lengths={pl}, ignore_index={ig})"
         expect_equal(as_rows(got, what, (len(tg), len(tg[0]))), expected, what)
+    data = [draw_entry(r, True), draw_entry(r, False)]
+    got = run(probe_prompt_lengths, data=data)
+    expect(got is not None, "InstructionDataset.prompt_lengths (what --mask-prompt masks)", "a length per entry", "none kept")
+    expected = [len(byte_encode(oracle_format(e))) for e in data]
+    expect_equal(answers(got, len(data), "prompt_lengths"), expected, "InstructionDataset(data, a one-id-per-byte tokenizer).prompt_lengths")

@@ -41,6 +41,11 @@ MUTANTS = [
            ("collate_pads_shifts_and_ignores", "collate_truncates_to_allowed_max_length")),
     Mutant("empty_input_section_kept", "instruct.py", 'if entry["input"] else ""', 'if True else ""',
            ("format_input_matches_the_book", "instruction_dataset_encodes_prompt_and_response")),
+    Mutant("no_prompt_lengths_kept", "instruct.py",
+           "            self.prompt_lengths.append(len(tokenizer.encode(instruction_plus_input)))\n", "",
+           ("prompt_mask_ignores_prompt_targets",)),
+    Mutant("prompt_length_counts_the_response", "instruct.py", "len(tokenizer.encode(instruction_plus_input))",
+           "len(tokenizer.encode(full_text))", ("prompt_mask_ignores_prompt_targets",)),
     Mutant("whole_prompt_masked", "instruct.py", "max(int(prompt_length) - 1, 0)", "int(prompt_length)",
            ("prompt_mask_ignores_prompt_targets",)),
     # LoRA (appendix E)
