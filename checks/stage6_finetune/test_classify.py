@@ -362,3 +362,9 @@ def test_classify_review_pads_like_the_dataset():
     for text, i, label, v in zip(texts, ids, right, got):
         fed = review_ids(i, max_length, context, pad)
         expect_equal(v, label, f"classify_review({text!r}, max_length={max_length}): the model's last-token argmax on {fed} (1 is 'spam')")
+    # max_length=None: cut to the context length (pos_emb's rows; its width, shape[1], is 16 here), never padded
+    texts = [draw_text(r, 12) + " " + draw_text(r, 8), draw_text(r, 3)]
+    got = run(probe_review, table=table, pos=pos, vocab=vocab, texts=texts, max_length=None, pad_token_id=pad)
+    for text, v in zip(texts, answers(got, len(texts), "the labels")):
+        fed = tok.encode(text)[:context]
+        expect_equal(v, label_of(table, pos, fed), f"classify_review({short(text, 40)!r}, max_length=None): the label of {fed}")

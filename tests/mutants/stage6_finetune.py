@@ -41,6 +41,13 @@ MUTANTS = [
            ("collate_pads_shifts_and_ignores", "collate_truncates_to_allowed_max_length")),
     Mutant("empty_input_section_kept", "instruct.py", 'if entry["input"] else ""', 'if True else ""',
            ("format_input_matches_the_book", "instruction_dataset_encodes_prompt_and_response")),
+    # the print book's context length, pos_emb's width: a long text overruns the model
+    Mutant("review_context_from_the_width", "classify.py", "model.pos_emb.weight.shape[0]", "model.pos_emb.weight.shape[1]",
+           ("classify_review_pads_like_the_dataset",)),
+    # the book's: min(None, context) raises TypeError
+    Mutant("review_max_length_none_unhandled", "classify.py",
+           "        max_length = min(len(input_ids), supported_context_length)\n", "        pass\n",
+           ("classify_review_pads_like_the_dataset",)),
     Mutant("no_prompt_lengths_kept", "instruct.py",
            "            self.prompt_lengths.append(len(tokenizer.encode(instruction_plus_input)))\n", "",
            ("prompt_mask_ignores_prompt_targets",)),
