@@ -173,6 +173,9 @@ def check_lora(lora: Optional[int], alpha: Optional[float]) -> dict | None:
         return None
     if lora < 1:
         raise usage_error(f"--lora {lora}: a LoRA rank is 1 or more (the book uses 16)")
+    if alpha is not None and not 0 < alpha < float("inf"):
+        # alpha scales the adapters' output: at 0 or below they add nothing (or subtract) and the model learns nothing
+        raise usage_error(f"--lora-alpha {alpha}: LoRA's alpha is a positive number (leave it out to use the rank)")
     return {"rank": lora, "alpha": float(alpha if alpha is not None else lora)}
 
 
