@@ -199,6 +199,39 @@ def test_cli_starts_without_importing_torch():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+# Every CLI module imported, then `learn prepare` run up to its first probe, with a Workers that says
+# whether torch is in the process by then and ends it there.
+UP_TO_THE_WORKER = """
+import importlib, os, pkgutil, sys
+import learn.cli
+from learn.judge import workers
+
+for module in pkgutil.iter_modules(learn.cli.__path__):
+    importlib.import_module(f"learn.cli.{module.name}")
+
+class Stop:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def run(self, probe, *args, **kwargs):
+        print(probe, "torch" in sys.modules, flush=True)
+        os._exit(0)
+
+workers.Workers = Stop
+learn.cli.app(["prepare", sys.argv[1], "--impl", "solutions", "--out", sys.argv[2]])
+"""
+
+
+def test_commands_name_their_probes_without_importing_torch(tmp_path):
+    """The CLI names the engine's probes ("learn.worker.corpus:probe_encode"), the worker imports
+    them: importing them here would cost torch's seconds in a process that never uses it."""
+    text = tmp_path / "words.txt"
+    text.write_text("the cat sat on the mat " * 100, encoding="utf-8")
+    command = [sys.executable, "-c", UP_TO_THE_WORKER, text, tmp_path / "words.bin"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.stdout == "learn.worker.corpus:probe_train_tokenizer False\n", done.stderr
+
+
 def test_every_package_of_learn_is_installed():
     import tomllib
 

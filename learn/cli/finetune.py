@@ -325,9 +325,9 @@ def classify(
         return (f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}  "
                 f"train accuracy {100 * e['train_accuracy']:5.1f} %  val accuracy {100 * e['val_accuracy']:5.1f} %")  # fmt: skip
 
-    from learn.worker.finetune import probe_finetune_classify
 
-    result = train(probe_finetune_classify, kwargs, start, tree, packages, folder, (max_seconds or 10**7) + MARGIN, as_json, print_eval)
+    result = train("learn.worker.finetune:probe_finetune_classify", kwargs, start, tree, packages, folder,
+                   (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "max_length": worker["max_length"],
                                      "pad_token_id": worker["pad_token_id"]})  # fmt: skip
@@ -413,9 +413,9 @@ def instruct(
     def print_eval(e: dict) -> str:
         return f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}"
 
-    from learn.worker.finetune import probe_finetune_instruct
 
-    result = train(probe_finetune_instruct, kwargs, start, tree, packages, folder, (max_seconds or 10**7) + MARGIN, as_json, print_eval)
+    result = train("learn.worker.finetune:probe_finetune_instruct", kwargs, start, tree, packages, folder,
+                   (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "pad_token_id": worker["pad_token_id"]})
     plot(result["history"], folder / "loss.png", {"training": 2, "validation": 3}, "loss (nats per token)", steps=True)
