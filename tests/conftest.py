@@ -42,6 +42,12 @@ def copy_solutions(dest: Path) -> Path:
     return dest
 
 
+def mutate(tree: Path, stage: manifest.Stage, mutant) -> None:
+    """Make the mistake `mutant` (tests/mutants) in `tree`'s copy of `stage`."""
+    path = tree / stage.package / mutant.file
+    path.write_text(path.read_text(encoding="utf-8").replace(mutant.old, mutant.new), encoding="utf-8")
+
+
 @pytest.fixture
 def solution_tree(tmp_path) -> Path:
     return copy_solutions(tmp_path / "tree")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -134,13 +135,33 @@ def test_lesson_renders_and_lists_files():
     assert "learn check stage1" in result.stdout
 
 
-def test_coming_stage_is_a_usage_error():
-    coming = [s for s in manifest.load() if not s.ready]
-    if not coming:
-        pytest.skip("every stage is ready")
-    result = learn("check", coming[0].id, "--impl", "solutions")
-    assert result.exit_code == 2
-    assert "coming" in result.output
+@pytest.fixture
+def stage6_coming(tmp_path, monkeypatch):
+    """A made-up course: this one, but stage 6 is not written yet (status "coming"), as a release
+    may ship; every stage of the real manifest is ready, so the real one cannot show it."""
+    head, _, tail = (ROOT / "curriculum.toml").read_text(encoding="utf-8").rpartition('status = "ready"')
+    path = tmp_path / "curriculum.toml"
+    path.write_text(f'{head}status = "coming"{tail}', encoding="utf-8")
+    monkeypatch.setattr(manifest, "load", functools.partial(manifest.load, path))
+    course = manifest.load()
+    assert [s.id for s in course if not s.ready] == ["stage6"]
+    return course
+
+
+def test_coming_stage_is_shown_never_graded(stage6_coming, progress_file):
+    result = learn("check", "stage6", "--impl", "solutions")
+    assert result.exit_code == 2 and "stage6 (" in result.output and "is coming in a later release" in result.output
+    result = learn("check", "stage6")  # the default tree obeys the locks first
+    assert result.exit_code == 2 and "stage6 is locked: pass stage1" in result.output
+    row = json.loads(learn("status", "--json").stdout)["stages"][-1]
+    assert row == {"stage": "stage6", "title": stage6_coming[5].title, "state": "coming", "score": None,
+                   "max_score": None}  # fmt: skip
+    passed = {"passed": True, "score": 1, "max_score": 1, "checked_at": "2026-01-01T00:00:00"}
+    progress_file.write_text(json.dumps({"version": 1, "stages": {s.id: passed for s in stage6_coming[:5]}}))
+    status = json.loads(learn("status", "--json").stdout)
+    assert [r["state"] for r in status["stages"]] == ["passed"] * 5 + ["coming"]
+    assert status["next"].startswith("every ready stage has passed; stage6") and "is coming next" in status["next"]
+    assert "is coming in a later release" in learn("check", "stage6").output  # open now, and still not graded
 
 
 def test_reset_restores_the_skeleton_and_keeps_a_backup(tmp_path, monkeypatch, progress_file):
@@ -176,6 +197,39 @@ def test_missing_stage_folder_is_a_usage_error(tmp_path, monkeypatch):
 def test_cli_starts_without_importing_torch():
     code = "import sys, learn.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# Every CLI module imported, then `learn prepare` run up to its first probe, with a Workers that says
+# whether torch is in the process by then and ends it there.
+UP_TO_THE_WORKER = """
+import importlib, os, pkgutil, sys
+import learn.cli
+from learn.judge import workers
+
+for module in pkgutil.iter_modules(learn.cli.__path__):
+    importlib.import_module(f"learn.cli.{module.name}")
+
+class Stop:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def run(self, probe, *args, **kwargs):
+        print(probe, "torch" in sys.modules, flush=True)
+        os._exit(0)
+
+workers.Workers = Stop
+learn.cli.app(["prepare", sys.argv[1], "--impl", "solutions", "--out", sys.argv[2]])
+"""
+
+
+def test_commands_name_their_probes_without_importing_torch(tmp_path):
+    """The CLI names the engine's probes ("learn.worker.corpus:probe_encode"), the worker imports
+    them: importing them here would cost torch's seconds in a process that never uses it."""
+    text = tmp_path / "words.txt"
+    text.write_text("the cat sat on the mat " * 100, encoding="utf-8")
+    command = [sys.executable, "-c", UP_TO_THE_WORKER, text, tmp_path / "words.bin"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.stdout == "learn.worker.corpus:probe_train_tokenizer False\n", done.stderr
 
 
 def test_every_package_of_learn_is_installed():

@@ -217,6 +217,8 @@ def test_bad_instruction_data_is_one_line(files, tmp_path, content, said):
 def test_bad_settings_and_runs(files, tmp_path):
     base = ("finetune", "classify", "--impl", "solutions", "--data", files / "spam.tsv", "--run", tmp_path / "r")
     one_line(learn(*base, "--init", files / "pretrained", "--lora", 0), "LoRA rank")
+    for alpha in (0, -4, "nan"):
+        one_line(learn(*base, "--init", files / "pretrained", "--lora", 16, "--lora-alpha", alpha), "positive number")
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line(learn(*base, "--init", empty), "no readable run")

@@ -7,8 +7,11 @@ import sys
 
 from typer.testing import CliRunner
 
+from conftest import mutate
+from learn import manifest
 from learn.cli import app
 from learn.judge import grader
+from mutants.stage3_attention import MUTANTS
 
 
 def test_a_judge_that_cannot_start_is_a_grader_error(monkeypatch, tmp_path):
@@ -25,10 +28,18 @@ def test_a_judge_that_cannot_start_is_a_grader_error(monkeypatch, tmp_path):
     assert len(logs) == 1 and "boom" in logs[0].read_text()
 
 
-def test_the_seed_replays_a_run():
-    from learn import manifest
-    from learn.judge.grader import grade
+def test_the_seed_replays_a_run(solution_tree):
+    """A failure quotes inputs drawn from the run's seed: the same seed, the same messages word for
+    word (`learn check --seed` replays a learner's report); another seed, other inputs."""
+    stage = manifest.find("stage3")
+    mutate(solution_tree, stage, next(m for m in MUTANTS if m.name == "mask_filled_with_zero"))
 
-    stage = manifest.find("stage1")
-    first, second = grade(stage, "solutions", seed=42), grade(stage, "solutions", seed=42)
-    assert first.seed == second.seed == 42 and first.passed and second.passed
+    def failures(seed: int) -> dict:
+        result = grader.grade(stage, solution_tree, seed=seed)
+        assert result.seed == seed
+        return {c.name: c.message for c in result.checks if not c.passed}
+
+    first = failures(42)
+    assert first and failures(42) == first
+    other = failures(43)
+    assert other.keys() == first.keys() and other != first

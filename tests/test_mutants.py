@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import SOLUTIONS, copy_solutions, pack_by_stage, ready_stages, stage_uses
+from conftest import SOLUTIONS, copy_solutions, mutate, pack_by_stage, ready_stages, stage_uses
 from learn.judge.grader import grade_stages
 
 
@@ -27,8 +27,7 @@ def _grade_group(index: int, folder) -> dict:
     """Stage id -> StageResult of the solutions with group `index`'s mutants applied."""
     tree = copy_solutions(folder / f"group{index}")
     for stage, mutant in GROUPS[index]:
-        path = tree / stage.package / mutant.file
-        path.write_text(path.read_text(encoding="utf-8").replace(mutant.old, mutant.new), encoding="utf-8")
+        mutate(tree, stage, mutant)
     return {r.stage: r for r in grade_stages([s for s, _ in GROUPS[index]], tree)}
 
 

@@ -156,6 +156,15 @@ def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
     assert result.exit_code == 1 and "checkpoint cannot be read" in result.output and "Traceback" not in result.output
 
 
+def test_adamw_is_fused_only_where_this_torch_has_the_kernel(monkeypatch):
+    """pyproject.toml promises torch >= 2.1; fused AdamW on the CPU came in 2.4."""
+    from learn.worker.pretrain import fused_adamw
+
+    assert fused_adamw("cpu") and fused_adamw("cuda")
+    monkeypatch.setattr(torch, "__version__", torch.torch_version.TorchVersion("2.3.1"))
+    assert not fused_adamw("cpu") and not fused_adamw("mps") and fused_adamw("cuda")
+
+
 def test_budget_sizes_a_run_from_steady_speeds():
     from learn.worker.pretrain import Budget
 

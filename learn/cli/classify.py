@@ -59,11 +59,11 @@ def classify(
                   "layers": info["train"]["layers"], "max_length": info["max_length"]}  # fmt: skip
 
         from learn.judge.workers import ProbeFailed
-        from learn.worker.finetune import probe_classify_text
 
         try:
             with err.status("classifying..."):
-                label = engine.run(probe_classify_text, kwargs, TIMEOUT, package="stage6_finetune")
+                label = engine.run("learn.worker.finetune:probe_classify_text", kwargs, TIMEOUT,
+                                   package="stage6_finetune")
         except ProbeFailed as e:
             raise failed(e) from None
     finally:

@@ -173,6 +173,9 @@ def check_lora(lora: Optional[int], alpha: Optional[float]) -> dict | None:
         return None
     if lora < 1:
         raise usage_error(f"--lora {lora}: a LoRA rank is 1 or more (the book uses 16)")
+    if alpha is not None and not 0 < alpha < float("inf"):
+        # alpha scales the adapters' output: at 0 or below they add nothing (or subtract) and the model learns nothing
+        raise usage_error(f"--lora-alpha {alpha}: LoRA's alpha is a positive number (leave it out to use the rank)")
     return {"rank": lora, "alpha": float(alpha if alpha is not None else lora)}
 
 
@@ -322,9 +325,9 @@ def classify(
         return (f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}  "
                 f"train accuracy {100 * e['train_accuracy']:5.1f} %  val accuracy {100 * e['val_accuracy']:5.1f} %")  # fmt: skip
 
-    from learn.worker.finetune import probe_finetune_classify
 
-    result = train(probe_finetune_classify, kwargs, start, tree, packages, folder, (max_seconds or 10**7) + MARGIN, as_json, print_eval)
+    result = train("learn.worker.finetune:probe_finetune_classify", kwargs, start, tree, packages, folder,
+                   (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "max_length": worker["max_length"],
                                      "pad_token_id": worker["pad_token_id"]})  # fmt: skip
@@ -410,9 +413,9 @@ def instruct(
     def print_eval(e: dict) -> str:
         return f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}"
 
-    from learn.worker.finetune import probe_finetune_instruct
 
-    result = train(probe_finetune_instruct, kwargs, start, tree, packages, folder, (max_seconds or 10**7) + MARGIN, as_json, print_eval)
+    result = train("learn.worker.finetune:probe_finetune_instruct", kwargs, start, tree, packages, folder,
+                   (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "pad_token_id": worker["pad_token_id"]})
     plot(result["history"], folder / "loss.png", {"training": 2, "validation": 3}, "loss (nats per token)", steps=True)

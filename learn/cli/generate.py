@@ -38,14 +38,13 @@ def generate(
     _, checkpoint, tokenizer = read_run(run_folder(run) if run is not None else latest_run())
 
     from learn.judge.workers import ProbeFailed
-    from learn.worker.pretrain import probe_generate
 
     engine, checkpoint = workers_reading(tree, packages, checkpoint, gpt2=tokenizer is None)
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "prompt": prompt, "max_new_tokens": max_new_tokens,
               "temperature": temperature, "top_k": top_k, "seed": seed}  # fmt: skip
     try:
         with err.status("generating..."):
-            text = engine.run(probe_generate, kwargs, TIMEOUT, package="stage5_pretrain")
+            text = engine.run("learn.worker.pretrain:probe_generate", kwargs, TIMEOUT, package="stage5_pretrain")
     except ProbeFailed as e:
         raise failed(e) from None
     finally:

@@ -188,7 +188,6 @@ def _own(engine, files: list[Path], vocab_size: int, train_chars: int):
     """(saved tokenizer, {"vocab_size", "eot"}, encode): the learner's BPE trained on the start of
     the corpus in the worker, and a function that encodes a piece there."""
     from learn.judge.workers import ProbeFailed
-    from learn.worker.corpus import probe_encode, probe_train_tokenizer
 
     start, size = [], 0
     for text, _ in _pieces(files, PIECE):
@@ -199,13 +198,15 @@ def _own(engine, files: list[Path], vocab_size: int, train_chars: int):
     text = "".join(start)[: min(train_chars, int(sum(map(len, start)) * 0.9))]
     try:
         with err.status(f"training your BPE tokenizer on {len(text):,} characters (vocabulary {vocab_size:,})"):
-            made = engine.run(probe_train_tokenizer, {"text": text, "vocab_size": vocab_size}, SECONDS, package="stage1_tokenizer")
+            made = engine.run("learn.worker.corpus:probe_train_tokenizer", {"text": text, "vocab_size": vocab_size},
+                              SECONDS, package="stage1_tokenizer")
     except ProbeFailed as e:
         raise failed(e) from None
 
     def encode(piece: str) -> bytes:
         try:
-            return engine.run(probe_encode, {"tokenizer": made["tokenizer"], "texts": [piece]}, SECONDS, package="stage1_tokenizer")
+            return engine.run("learn.worker.corpus:probe_encode", {"tokenizer": made["tokenizer"], "texts": [piece]},
+                              SECONDS, package="stage1_tokenizer")
         except ProbeFailed as e:
             raise failed(e) from None
 

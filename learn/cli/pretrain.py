@@ -261,7 +261,6 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from learn.judge.workers import ProbeFailed
-    from learn.worker.pretrain import probe_pretrain
 
     saved = {"step": None, "events": 0}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
@@ -289,7 +288,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
         kwargs = {**kwargs, **{key: {"fd": f.fileno()} for key, f in opened.items()}}
         try:
             try:
-                result = engine.run(probe_pretrain, kwargs, seconds, on_event=on_event, package="stage5_pretrain")
+                result = engine.run("learn.worker.pretrain:probe_pretrain", kwargs, seconds, on_event=on_event,
+                                    package="stage5_pretrain")
             except KeyboardInterrupt:
                 if not saved["events"]:  # still starting: nothing to save
                     raise

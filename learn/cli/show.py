@@ -97,7 +97,6 @@ def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path
     """learn show attention --run: a pretraining run's heads on the sentence, in its own tokens."""
     from learn.cli.runs import failed, packages_through, read_run, run_folder, workers_reading
     from learn.judge.workers import ProbeFailed
-    from learn.worker.show import probe_trained_attention
 
     tree = pick_tree(impl, None)
     packages = packages_through(5, tree, "learn show attention --run")
@@ -107,7 +106,7 @@ def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "sentence": sentence, "layer": layer}
     try:
         with err.status(f"running your GPTModel from {shown(folder)}/..."):
-            result = engine.run(probe_trained_attention, kwargs, TIMEOUT, package="stage5_pretrain")
+            result = engine.run("learn.worker.show:probe_trained_attention", kwargs, TIMEOUT, package="stage5_pretrain")
     except ProbeFailed as e:
         raise failed(e) from None
     finally:
@@ -133,13 +132,13 @@ def _run_learner_code(stage: Stage, tree: Path, tokens: list[str], heads: int, s
     from learn.judge import reaper
     from learn.judge.workers import ProbeFailed, Workers
     from learn.worker.sandbox import Limits
-    from learn.worker.show import probe_attention_weights
 
     reaper.guard_this_process()
     workers = Workers([stage.package], tree, Limits(address_space=stage.memory_mb * 2**20))
     try:
         kwargs = {"tokens": tokens, "heads": heads, "seed": seed}
-        return {"weights": workers.run(probe_attention_weights, kwargs, TIMEOUT, package=stage.package)}
+        weights = workers.run("learn.worker.show:probe_attention_weights", kwargs, TIMEOUT, package=stage.package)
+        return {"weights": weights}
     except ProbeFailed as e:
         return {"error": str(e)}
     finally:

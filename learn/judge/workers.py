@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import re
 import shutil
 import signal
 import stat
@@ -31,6 +32,7 @@ from learn.judge import bwrap, reaper
 from learn.worker.main import BOOT
 from learn.worker.sandbox import Limits
 
+ENGINE_PROBE = re.compile(r"learn\.worker\.\w+:\w+")  # how the CLI names a probe of the engine's: learn/worker/main.py
 LOG_TAIL = 2048  # bytes of the worker's output kept for a message
 MESSAGE_CAP = 2000  # characters of any sentence the worker sends
 MAX_FILE = 64 * 2**20  # bytes: a bigger file of the learner's is never copied for a worker
@@ -257,14 +259,19 @@ class Workers:
 
     def run(self, probe, kwargs: dict, seconds: float, on_event=None, package: str | None = None):
         """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed.
-        `learner` is the package of the probe's own check folder, or `package` (for the engine's
-        probes, learn/worker/show.py)."""
-        file, name = Path(probe.__code__.co_filename).resolve(), probe.__name__
-        homes = [ROOT / "checks" / p for p in self.packages]  # what the view holds
-        home = next((h for h in homes if file.is_relative_to(h)), None)
-        package = home.name if home is not None else package
-        if probe.__qualname__ != name or package not in self.packages or not (home or file.is_relative_to(ROOT / "learn")):
-            raise ProbeFailed(f"the probe {probe.__qualname__} is not a module-level function of checks/<package> or learn/", "internal")
+        `probe` is a check module's function, whose `learner` is the package of its check folder, or
+        an engine probe named "learn.worker.<module>:<function>" (learn/worker/show.py, ...), whose
+        `learner` is `package`: named, so that the CLI never imports the engine (and torch) itself."""
+        if isinstance(probe, str):
+            if ENGINE_PROBE.fullmatch(probe) is None or package not in self.packages:
+                raise ProbeFailed(f"{probe!r} is not a probe learn.worker.<module>:<function> of {package}", "internal")
+            named = probe
+        else:
+            file, name = Path(probe.__code__.co_filename).resolve(), probe.__name__
+            home = next((h for h in (ROOT / "checks" / p for p in self.packages) if file.is_relative_to(h)), None)
+            if probe.__qualname__ != name or home is None:
+                raise ProbeFailed(f"the probe {probe.__qualname__} is not a function of checks/<package>", "internal")
+            named, package = [str(self.view / file.relative_to(ROOT)), name], home.name
         if package in self.import_failures:
             raise ProbeFailed(f"could not run: {self.import_failures[package]}", "import")
         if self.current is None:
@@ -272,7 +279,7 @@ class Workers:
         worker = self.current
         if self._waiting_ready:  # start-up is ours: it is not counted in the check's time
             self._await_ready(worker)
-        request = {"probe": [str(self.view / file.relative_to(ROOT)), name], "package": package, "kwargs": kwargs}
+        request = {"probe": named, "package": package, "kwargs": kwargs}
         try:
             reply = worker.request(request, time.monotonic() + seconds, on_event)
         except ProbeFailed as e:

@@ -7,7 +7,8 @@ log pipe, so that whatever the learner prints never mixes with the protocol.
 
     judge -> worker   {"tree", "packages", "checks", "limits", "hide", "uid", "home"}   once
     worker -> judge   {"ready": [what was contained], "skipped": [what the platform refused]}
-    judge -> worker   {"probe": [check file, function name], "package", "kwargs": {...}}   then, per probe:
+    judge -> worker   {"probe": [check file, function name] | "learn.worker.<module>:<function>", "package",
+                       "kwargs": {...}}   then, per probe:
     worker -> judge   {"event": "imported", "package"}   once per package, after importing it
                       {"event": ..., ...}        any number: progress of a long probe
                       {"result": data} | {"error": sentence, "kind": "import" | "probe"}
@@ -76,11 +77,18 @@ class Probes:
         self._modules: dict[str, object] = {}
         self._learners: dict[str, object] = {}
 
+    def probe(self, named: list | str):
+        """A check module's function ([file, name]), or the engine's, named "learn.worker.<module>:<function>"
+        (the view's copy of `learn`, imported before the tree was on the path): no other module."""
+        if not isinstance(named, str):
+            path, name = named
+            return getattr(self.module(path), name)
+        module, _, name = named.partition(":")
+        if not module.startswith("learn.worker."):
+            raise ValueError(f"{named!r} is not a probe of learn.worker")
+        return getattr(importlib.import_module(module), name)
+
     def module(self, path: str):
-        engine = Path(__file__).resolve().parent.parent  # the view's copy of `learn`
-        if Path(path).is_relative_to(engine):  # a probe of the engine's own (learn show, say)
-            dotted = Path(path).relative_to(engine.parent).with_suffix("").as_posix().replace("/", ".")
-            return importlib.import_module(dotted)
         if path not in self._modules:
             name = "learn_probes_" + Path(path).stem
             spec = importlib.util.spec_from_file_location(name, path)
@@ -103,9 +111,8 @@ def answer(probes: Probes, request: dict) -> dict:
     """Run one probe; the reply to send. Every exception is the learner's, put in one sentence."""
     from learn.worker.explain import explain
 
-    path, name = request["probe"]
     package = request["package"]
-    probe = getattr(probes.module(path), name)
+    probe = probes.probe(request["probe"])
     try:
         learner = probes.learner(package)
     except BaseException as e:  # SystemExit and KeyboardInterrupt included: the learner's doing
