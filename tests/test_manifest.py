@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from learn import manifest
@@ -35,3 +37,20 @@ def test_stage_names_on_the_command_line():
     assert manifest.find("stage3_attention", course).id == "stage3"
     with pytest.raises(manifest.UnknownStage, match="choose one of stage1"):
         manifest.find("attention", course)
+
+
+def _plain(text: str) -> str:
+    return text.replace("`", "").casefold()
+
+
+def test_every_check_points_to_a_section_of_its_lesson():
+    """A check's idea, "§N Title: ...", names a section its lesson has: ## §N, whose heading holds Title."""
+    wrong = []
+    for stage in (s for s in manifest.load() if s.ready):
+        headings = dict(re.findall(r"^## §(\d+) (.+)$", stage.lesson_path.read_text(encoding="utf-8"), re.M))
+        for check in stage.checks:
+            number, _, rest = check.idea.removeprefix("§").partition(" ")
+            title = rest.split(":")[0]
+            if _plain(title) not in _plain(headings.get(number, "")):
+                wrong.append(f"{stage.id} {check.name}: {check.idea!r}, but §{number} is {headings.get(number)!r}")
+    assert not wrong, "\n".join(wrong)

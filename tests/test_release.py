@@ -90,3 +90,16 @@ def test_release_readme_is_the_learners_and_its_commands_work_offline(tmp_path):
         assert done.returncode == expected[words[1]], f"{line}: {done.stdout[-2000:]}{done.stderr}"
         assert "Traceback" not in done.stdout + done.stderr and "error:" not in done.stderr, line
     assert ".learn/progress.json" in readme and (release / ".learn" / "progress.json").is_file()  # where the README says
+
+
+def test_what_a_learner_reads_names_no_file_the_release_lacks(release):
+    """Lessons, skeletons and README name course files by path: each is in the release (what a
+    command writes, runs/ data/ out/ .learn/ .data/, is not)."""
+    path = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)+[\w.-]+\.(?:py|md|toml|json|txt))\b")
+    written = ("runs/", "data/", "out/", ".learn/", ".data/")
+    missing = []
+    for text_file in [release / "README.md", *release.glob("lessons/*.md"), *release.glob("stages/**/*.py")]:
+        for named in path.findall(text_file.read_text(encoding="utf-8")):
+            if not named.startswith(written) and not (release / named).exists() and not (text_file.parent / named).exists():
+                missing.append(f"{text_file.relative_to(release)} names {named}")
+    assert not missing, "\n".join(missing)

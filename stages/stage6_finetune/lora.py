@@ -3,7 +3,7 @@
 A LoRA layer adds scale * (x @ A @ B) to a linear layer's output, A of shape (in_dim, rank),
 B of shape (rank, out_dim). The print book scales by alpha; the book's repository now scales
 by alpha / rank (so that changing the rank does not change the update's size). Both are LoRA;
-this solution follows the repository.
+this course uses alpha / rank, as the repository does.
 """
 
 from __future__ import annotations
