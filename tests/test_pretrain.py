@@ -6,6 +6,7 @@ files in tmp_path."""
 from __future__ import annotations
 
 import json
+import re
 import random
 import shutil
 import signal
@@ -180,3 +181,17 @@ def test_budget_sizes_a_run_from_steady_speeds():
     budget.record_evaluation(4.0, batches=2)
     budget.record_evaluation(2.0, batches=2)
     assert budget.forward_seconds == pytest.approx(1.5)  # the mean of the first two evaluations
+
+
+def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):
+    """One conversion: the last evaluation's bits per byte over its loss is the summary's (which
+    covers every validation batch), and each evaluation says how many batches it covers."""
+    run = tmp_path / "run"
+    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-steps", 10)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    evals = re.findall(r"val loss ([\d.]+) .*?([\d.]+) bits/byte\s+\((\d+) batch(?:es)? of each split\)", result.output)
+    assert evals, result.output
+    loss, bpb, _ = (float(v) for v in evals[-1])
+    summary = json.loads((run / "summary.json").read_text())
+    assert bpb / loss == pytest.approx(summary["val_bpb"] / summary["val_loss"], rel=2e-3)

@@ -278,7 +278,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
                 bar.update(task, description=f"step {event['step']:,}", completed=event["step"], total=event.get("total_steps"), info=info)
             elif kind == "eval" and not quiet:
                 bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
-                                  f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte")  # fmt: skip
+                                  f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte  "
+                                  f"({event.get('batches')} {'batch' if event.get('batches') == 1 else 'batches'} of each split)")  # fmt: skip
             elif kind == "checkpoint" and isinstance(event.get("checkpoint"), dict):
                 copy_out(engine, event["checkpoint"], folder / "checkpoint.pt")
                 saved["step"] = event.get("step")

@@ -19,7 +19,7 @@ Progress events (learn.worker.main.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "mfu" (None off a GPU)}
-    {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb"}
+    {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
     {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
 
 Where it trains (learn/worker/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
@@ -217,7 +217,9 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     val_batches = _in_order(val_set, val_batch)  # the final evaluation: all of it
     eval_iter = min(train.get("eval_batches", 8), len(val_batches))
     eval_train, eval_val = _in_order(train_set, val_batch, eval_iter), val_batches[:eval_iter]
-    plain_eval_val, eval_bytes, val_bytes = eval_val, _bytes_of(eval_val, tok), _bytes_of(val_batches, tok)
+    # One conversion to bits per byte, by the whole validation text's bytes per token: equal losses read
+    # as equal bits per byte, whichever batches an evaluation covers (the final one covers them all).
+    val_tokens, val_bytes = len(val_batches) * val_batch * ctx, _bytes_of(val_batches, tok)
     eval_train, eval_val, val_batches = ([place.shard(b) for b in part] for part in (eval_train, eval_val, val_batches))
 
     torch.manual_seed(seed)
@@ -247,16 +249,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         with learner.autocast_context(device, train["precision"]):
             train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
-        tokens = eval_iter * val_batch * ctx
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
-        emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss,
-             val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, tokens, eval_bytes))  # fmt: skip
+        emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
+             val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, val_tokens, val_bytes))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
-        nonlocal eval_iter, eval_train, eval_val, eval_bytes
+        nonlocal eval_iter, eval_train, eval_val
         eval_iter, eval_train, eval_val = n, eval_train[:n], eval_val[:n]
-        eval_bytes = _bytes_of(plain_eval_val[:n], tok)
         budget.eval_batches, budget.final_batches = 2 * n, len(val_batches) + n
 
     def stream(first: int):
@@ -327,7 +327,6 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
-    val_tokens = len(val_batches) * val_batch * ctx
     result["summary"] = {
         "val_loss": val_loss,
         "val_ppl": learner.perplexity(min(val_loss, 50.0)),
