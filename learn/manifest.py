@@ -30,6 +30,7 @@ class Check:
     idea: str  # the idea of the lesson this check grades
     hint: str  # one line that helps a learner whose check fails
     timeout: float  # seconds before the check is failed as a hang
+    builds_on: tuple[str, ...] = ()  # earlier checks of the stage whose functions this one's calls run
 
     @property
     def test_function(self) -> str:
@@ -83,6 +84,7 @@ def _stage(number: int, raw: dict) -> Stage:
                 idea=c["idea"],
                 hint=c["hint"],
                 timeout=float(c.get("timeout", default_timeout)),
+                builds_on=tuple(c.get("builds_on", ())),
             )
             for c in raw.get("check", [])
         )
@@ -106,6 +108,9 @@ def _stage(number: int, raw: dict) -> Stage:
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise ManifestError(f"{where}: two checks share a name")
+    for i, check in enumerate(checks):
+        if not set(check.builds_on) <= set(names[:i]):
+            raise ManifestError(f"{where}: {check.name} builds_on names a check that is not before it")
     return stage
 
 

@@ -43,3 +43,15 @@ def test_the_seed_replays_a_run(solution_tree):
     assert first and failures(42) == first
     other = failures(43)
     assert other.keys() == first.keys() and other != first
+
+
+def test_a_check_that_builds_on_a_failing_one_says_so(solution_tree):
+    """A loss on the first token fails the loss check, and the training loop's check, which calls
+    that loss: its hint points to the loss, not to counting examples."""
+    from mutants.stage6_finetune import MUTANTS as STAGE6
+
+    stage = manifest.find("stage6")
+    mutate(solution_tree, stage, next(m for m in STAGE6 if "classifier_loop_counts_examples" in m.caught_by))
+    messages = {c.name: c.message for c in grader.grade(stage, solution_tree).checks if not c.passed}
+    assert "builds on classifier_loss_uses_last_token" in messages["classifier_loop_counts_examples"], messages
+    assert "builds on" not in messages["classifier_loss_uses_last_token"]

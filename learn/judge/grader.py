@@ -224,8 +224,10 @@ def _containment(ev: dict) -> dict | None:
 
 
 def _explain(stage: Stage, checks: list[CheckResult]) -> None:
-    """Add the lesson's idea and the hint; an import failure is told once, on the first check."""
+    """Add the lesson's idea and the hint; an import failure is told once, on the first check. A
+    check that builds on a failing one says so instead of its hint: the cause is there."""
     first_import = next((c for c in checks if c.kind == "import"), None)
+    failed = {check.name for check, res in zip(stage.checks, checks) if not res.passed}
     for check, res in zip(stage.checks, checks):
         if res.passed:
             continue
@@ -233,7 +235,9 @@ def _explain(stage: Stage, checks: list[CheckResult]) -> None:
             if res is not first_import:
                 res.message = f"not run: {stage.package} could not be imported (see {first_import.name} above)"
             continue
-        res.message = f"{res.message}\n  lesson: {check.idea}\n  hint: {check.hint}"
+        causes = [name for name in check.builds_on if name in failed]
+        hint = f"it builds on {', '.join(causes)}, which fails too: fix that first" if causes else check.hint
+        res.message = f"{res.message}\n  lesson: {check.idea}\n  hint: {hint}"
 
 
 def _tail(log: Path, lines: int = 30) -> str:
