@@ -59,7 +59,9 @@ def probe_prompt_lengths(learner, data):
 
 
 def probe_mask(learner, targets, prompt_lengths, ignore_index):
-    return learner.mask_prompt_targets(targets.clone(), list(prompt_lengths), ignore_index=ignore_index)
+    """ignore_index None: left to its default, as learn finetune instruct --mask-prompt does."""
+    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+    return learner.mask_prompt_targets(targets.clone(), list(prompt_lengths), **kwargs)
 
 
 # ------------------------------------------------------------------------------------- oracles
@@ -170,10 +172,11 @@ def test_prompt_mask_ignores_prompt_targets():
     prompt_lengths = [r.randrange(1, t + 1) for _ in range(b)]
     ignore = r.choice([-100, -5])
     book = ([[11, 12, 13, 14]], [3], -100)  # the lesson's example
-    for tg, pl, ig in (book, (targets.tolist(), prompt_lengths, ignore)):
+    for tg, pl, ig in (book, (targets.tolist(), prompt_lengths, ignore), (targets.tolist(), prompt_lengths, None)):
         got = run(probe_mask, targets=torch.tensor(tg), prompt_lengths=pl, ignore_index=ig)
-        expected = [[ig if j < p - 1 else v for j, v in enumerate(row)] for row, p in zip(tg, pl)]
-        what = f"mask_prompt_targets({tg}, prompt_lengths={pl}, ignore_index={ig})"
+        mask = -100 if ig is None else ig  # the default: the collate's and the loss's ignore_index
+        expected = [[mask if j < p - 1 else v for j, v in enumerate(row)] for row, p in zip(tg, pl)]
+        what = f"mask_prompt_targets({tg}, prompt_lengths={pl}" + (")" if ig is None else f", ignore_index={ig})")
         expect_equal(as_rows(got, what, (len(tg), len(tg[0]))), expected, what)
     data = [draw_entry(r, True), draw_entry(r, False)]
     got = run(probe_prompt_lengths, data=data)
