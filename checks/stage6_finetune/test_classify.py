@@ -223,16 +223,16 @@ def test_spam_dataset_truncates_and_pads():
     encoded = [tok.encode(text) for _, text in rows]
     cut = r.randint(3, 5)  # shorter than the longest text, whose first and last `cut` ids differ
     longest = max(len(e) for e in encoded)
-    cases = [{}, {"max_length": cut}, {"max_length": longest + 2, "pad_token_id": r.choice([0, 7, 99])}]
+    cases = [{}, {"max_length": None}, {"max_length": cut}, {"max_length": longest + 2, "pad_token_id": r.choice([0, 7, 99])}]
     got = expect_type(run(probe_dataset, csv_text=csv_text(rows), vocab=vocab, cases=cases), list, "the probe's results")
     expect_equal(len(got), len(cases), "number of data sets")
     for kwargs, res in zip(cases, got):
         what = f"SpamDataset(csv_file, tokenizer{''.join(f', {k}={v}' for k, v in kwargs.items())})"
         res = expect_type(res, dict, what)
-        max_length = kwargs.get("max_length", longest)
+        max_length = kwargs.get("max_length") or longest
         pad = kwargs.get("pad_token_id", 50256)
         expect_equal(res.get("len"), len(rows), f"len({what}) for a file of {len(rows)} rows")
-        expect_equal(res.get("max_length"), max_length, f"{what}.max_length" + (" (None: the longest text's length)" if not kwargs else ""))
+        expect_equal(res.get("max_length"), max_length, f"{what}.max_length" + (" (None: the longest text's length)" if kwargs.get("max_length") is None else ""))
         items = expect_type(res.get("items"), list, f"the items of {what}")
         expect_equal(len(items), len(rows), f"number of items of {what}")
         for i, ((label, text), ids, item) in enumerate(zip(rows, encoded, items)):

@@ -282,10 +282,11 @@ def _count(params: list) -> int:
 
 
 def _write_csv(folder: str, name: str, rows: list) -> str:
-    """The book's CSV layout for SpamDataset: a header Label,Text, then one row per text."""
+    """The book's CSV layout for SpamDataset: a header Label,Text, then one row per text, lines
+    ending in "\n" as pandas writes them (and as the checks grade SpamDataset on)."""
     path = os.path.join(folder, f"{name}.csv")
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["Label", "Text"])
         writer.writerows(rows)
     return path
