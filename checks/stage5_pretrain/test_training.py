@@ -223,7 +223,7 @@ def probe_overfit(learner, table, batch, steps):
 
 
 def probe_epoch_batches(learner, windows, batch_size, calls, after_seed):
-    """epoch_batches(dataset, batch_size, seed, epoch, start=start) for each [seed, epoch, start]
+    """epoch_batches(dataset, batch_size, seed, epoch, start) for each [seed, epoch, start] (as learn pretrain calls it)
     of `calls`, the global generator seeded differently before each; then one more epoch after
     torch.manual_seed(after_seed), and torch.rand(4) drawn after it."""
     fn = need_fn(learner, "epoch_batches")
@@ -232,7 +232,7 @@ def probe_epoch_batches(learner, windows, batch_size, calls, after_seed):
     for k, (seed, epoch, start) in enumerate(calls):
         torch.manual_seed(1000 + k)
         batches = []
-        for item in fn(dataset, batch_size, seed, epoch, start=start):
+        for item in fn(dataset, batch_size, seed, epoch, start):
             expect(isinstance(item, (tuple, list)) and len(item) == 2, "an item of epoch_batches(...)", "a pair (inputs, targets)", short(item, 60))
             batches.append([plain_tensor(item[0], "the inputs of a batch"), plain_tensor(item[1], "the targets of a batch")])
             if len(batches) > len(dataset):
