@@ -48,6 +48,10 @@ MUTANTS = [
     Mutant("review_max_length_none_unhandled", "classify.py",
            "        max_length = min(len(input_ids), supported_context_length)\n", "        pass\n",
            ("classify_review_pads_like_the_dataset",)),
+    # a new model returned, the one given left as it was: learn finetune would train the old head
+    Mutant("prepare_returns_a_copy", "classify.py", "        param.requires_grad = True\n    return model\n",
+           "        param.requires_grad = True\n    return __import__('copy').deepcopy(model)\n",
+           ("prepare_classifier_trains_last_block_norm_and_head",)),
     Mutant("no_prompt_lengths_kept", "instruct.py",
            "            self.prompt_lengths.append(len(tokenizer.encode(instruction_plus_input)))\n", "",
            ("prompt_mask_ignores_prompt_targets",)),
