@@ -198,7 +198,7 @@ def probe_replace(learner, cfg, rank, alpha, weights, ids, seed):
     model = build(cfg)
     for p in model.parameters():
         p.requires_grad = False
-    learner.replace_linear_with_lora(model, rank=rank, alpha=alpha)
+    learner.replace_linear_with_lora(model, rank, float(alpha))  # as learn finetune --lora calls it
     res = {"params": {n: [[int(s) for s in p.shape], bool(p.requires_grad)] for n, p in model.named_parameters()}}
     res["loaded"] = _load(model, weights)
     if res["loaded"]:
