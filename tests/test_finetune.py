@@ -15,6 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import copy_solutions
 from learn import cli, data, tasks
 from learn.cli import finetune
 
@@ -259,3 +260,17 @@ def test_generated_tasks_have_right_answers_and_keep_test_words_apart():
     quoted = lambda ts: {t["instruction"].split('"')[1] for t in ts if '"' in t["instruction"]}  # noqa: E731
     assert not quoted(train) & quoted(test)
     assert tasks.exact_match(" Seven. ", "seven") and not tasks.exact_match("seven eight", "seven")
+
+
+def test_an_accuracy_returned_as_a_tensor_still_makes_a_summary(files, tmp_path):
+    """calc_accuracy_loader returning tensor(0.9) passes its check (a one-element tensor is a
+    number there); the engine stores floats, never the tensor, which JSON refuses."""
+    tree = copy_solutions(tmp_path / "tree")
+    path = tree / "stage6_finetune" / "classify.py"
+    path.write_text(path.read_text().replace("    return correct_predictions / num_examples",
+                                             "    return torch.tensor(correct_predictions / num_examples)"))  # fmt: skip
+    run = tmp_path / "run"
+    result = learn("finetune", "classify", "--impl", tree, "--init", files / "pretrained", "--data", files / "spam.tsv",
+                   "--epochs", 1, "--run", run, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert type(json.loads((run / "summary.json").read_text())["test_accuracy"]) is float

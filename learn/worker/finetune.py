@@ -280,6 +280,17 @@ def _count(params: list) -> int:
 
 # --- classification ------------------------------------------------------------------------------
 
+ACCURACY = "calc_accuracy_loader"
+
+
+def number(value, function: str) -> float:
+    """A loss or an accuracy the learner's `function` returned, as the float summary.json holds
+    (a one-element tensor too), or a sentence that says what came back."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise BadInput(f"your {function} returned {type(value).__name__}, not a number") from None
+
 
 def _write_csv(folder: str, name: str, rows: list) -> str:
     """The book's CSV layout for SpamDataset: a header Label,Text, then one row per text, lines
@@ -332,9 +343,10 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 
     def evaluate(state: dict) -> None:
         with stage5.autocast_context(DEVICE, train["precision"]):
-            train_loss, val_loss = classify.evaluate_model(model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
-            train_acc = learner.calc_accuracy_loader(in_order["train"], model, DEVICE, num_batches=eval_iter)
-            val_acc = learner.calc_accuracy_loader(in_order["validation"], model, DEVICE, num_batches=eval_iter)
+            losses = classify.evaluate_model(model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
+            train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
+            train_acc = number(learner.calc_accuracy_loader(in_order["train"], model, DEVICE, num_batches=eval_iter), ACCURACY)
+            val_acc = number(learner.calc_accuracy_loader(in_order["validation"], model, DEVICE, num_batches=eval_iter), ACCURACY)
         state["evals"].append([state["step"], state["examples_seen"], train_loss, val_loss, train_acc, val_acc])
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
@@ -351,12 +363,13 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 
     with stage5.autocast_context(DEVICE, train["precision"]):
         for name, key in (("train", "train"), ("validation", "val")):
-            summary[f"{key}_accuracy"] = learner.calc_accuracy_loader(whole(sets[name]), model, DEVICE)
+            summary[f"{key}_accuracy"] = number(learner.calc_accuracy_loader(whole(sets[name]), model, DEVICE), ACCURACY)
         confusion = [[0, 0], [0, 0]]  # [actual][predicted], 0 ham, 1 spam
         for label in (0, 1):  # the learner's accuracy on the test texts of one label: how many of them are right
             texts = [i for i, (y, _) in enumerate(splits["test"]) if y == label]
             if texts:
-                right = round(learner.calc_accuracy_loader(whole(torch.utils.data.Subset(sets["test"], texts)), model, DEVICE) * len(texts))
+                accuracy = learner.calc_accuracy_loader(whole(torch.utils.data.Subset(sets["test"], texts)), model, DEVICE)
+                right = round(number(accuracy, ACCURACY) * len(texts))
                 confusion[label][label], confusion[label][1 - label] = right, len(texts) - right
     summary["test_accuracy"] = (confusion[0][0] + confusion[1][1]) / len(splits["test"])
     summary.update({
