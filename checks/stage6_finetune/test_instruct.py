@@ -150,6 +150,9 @@ def test_collate_truncates_to_allowed_max_length():
     for _ in range(2):
         batch = draw_batch(r, 50256)
         cases.append((batch, {"allowed_max_length": r.randrange(1, max(len(b) for b in batch) + 1)}))
+    pad = r.randrange(300, 1024)  # as learn finetune instruct calls it: its tokenizer's pad, a context above the batch
+    batch = draw_batch(r, pad)
+    cases.append((batch, {"pad_token_id": pad, "allowed_max_length": max(len(b) for b in batch) + r.randrange(1, 64)}))
     check_collate(cases, run(probe_collate, cases=cases))
 
 
