@@ -52,6 +52,11 @@ MUTANTS = [
     Mutant("prepare_returns_a_copy", "classify.py", "        param.requires_grad = True\n    return model\n",
            "        param.requires_grad = True\n    return __import__('copy').deepcopy(model)\n",
            ("prepare_classifier_trains_last_block_norm_and_head",)),
+    # the mean of each batch's accuracy: a shorter last batch weighs its texts more
+    Mutant("accuracy_averaged_over_batches", "classify.py",
+           "        num_examples += predicted_labels.shape[0]\n        correct_predictions += (predicted_labels == target_batch).sum().item()\n",
+           "        num_examples += 1\n        correct_predictions += (predicted_labels == target_batch).float().mean().item()\n",
+           ("accuracy_on_last_token_over_num_batches",)),
     Mutant("no_prompt_lengths_kept", "instruct.py",
            "            self.prompt_lengths.append(len(tokenizer.encode(instruction_plus_input)))\n", "",
            ("prompt_mask_ignores_prompt_targets",)),
