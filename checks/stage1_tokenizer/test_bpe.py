@@ -181,6 +181,7 @@ def probe_save_load(learner, text, vocab_size, special_tokens, texts):
         "loaded": [loaded.encode(t) for t in texts],
         "loaded_special_tokens": {str(k): int(v) for k, v in dict(loaded.special_tokens).items()},
         "decoded": loaded.decode(tok.encode(texts[0])),
+        "loaded_vocab_size": len(loaded.vocab),  # learn pretrain sizes a resumed run's model by it
     }
 
 
@@ -310,6 +311,7 @@ def test_save_load_roundtrip():
         expect_equal(ids, oracle.encode(text, allowed_special="all"), f"loaded.encode({short(text, 40)}) (the tokenizer you saved)")
     expect_equal(got["decoded"], texts[0], "loaded.decode of the held-out text")
     expect_equal(got["loaded_special_tokens"], got["special_tokens"], "special tokens after load")
+    expect_equal(got.get("loaded_vocab_size"), 380, "len(loaded.vocab) (every id, the special tokens' too: it sizes a model)")
 
 
 def test_compresses_held_out_text():
