@@ -150,6 +150,13 @@ def loader(batches):
 # ------------------------------------------------------------------------------------- probes
 
 
+def probe_schedule(learner, calls):
+    """warmup_cosine_lr(step, peak, warmup, total, initial_lr=..., min_lr=...) for each call, as
+    learn pretrain and finetune call it, every step."""
+    fn = need_fn(learner, "warmup_cosine_lr")
+    return [fn(s, peak, warmup, total, initial_lr=initial, min_lr=low) for s, peak, warmup, total, initial, low in calls]
+
+
 def probe_loop(learner, fn, table, bias, scale, train, val, lr, kwargs):
     """Run train_model_simple or train_model with SGD(lr) on Table(table, bias, scale)."""
     loop = need_fn(learner, fn)
@@ -400,6 +407,12 @@ def test_lr_schedule_matches_formula():
     expect_near_list(got[3], lrs, f"track_lrs (peak {peak:.4g}, warmup_steps={warmup}, {total} steps)", atol=1e-12, rtol=1e-9)
     _, w = replay(table, bias, 1.0, train, val, peak, epochs, 100, 1, warmup=warmup, initial=initial, min_lr=min_lr)
     same_weights(weights, w, "the weights after train_model (every param group at the step's rate)")
+    # called directly too, as the engine does; 10**9 steps while a timed run measures its pace
+    calls = [[s, peak, warmup, t, initial, min_lr] for t in (total, 10**9) for s in (0, warmup - 1, warmup, total - 1)]
+    got = answers(run(probe_schedule, calls=calls), len(calls), "warmup_cosine_lr results")
+    for (s, _, _, t, _, _), lr in zip(calls, got):
+        expect_near(lr, schedule(s, peak, warmup, t, initial, min_lr), f"warmup_cosine_lr({s}, {peak:.4g}, {warmup}, {t})",
+                    atol=1e-12, rtol=1e-9)  # fmt: skip
 
 
 def test_clipping_after_warmup_recomputed():
