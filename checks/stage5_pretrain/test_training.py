@@ -172,7 +172,7 @@ def probe_step(learner, table, bias, micro, lr, scale):
     step = need_fn(learner, "train_step")
     model = Table(table, bias, scale)
     optimizer = SGD(model.groups(), lr=lr)
-    loss = step(model, loader(micro), optimizer, "cpu")
+    loss = step(model, loader(micro), optimizer, "cpu", "fp32", max_norm=None)  # as learn pretrain calls it in warm-up
     return [floats([loss], "train_step(...)")[0], model.weights()]
 
 
