@@ -22,7 +22,8 @@ from learn import ROOT, cli
 
 runner = CliRunner()
 KEYS = {"val_loss", "val_ppl", "val_bpb", "train_loss", "tokens_per_second", "steps", "tokens_seen", "seconds",
-        "parameters", "config", "data", "tokenizer"}  # fmt: skip
+        "parameters", "config", "data", "tokenizer", "time"}  # fmt: skip
+TIME = {"tokenizer", "training", "evaluations", "final_evaluation", "samples"}  # where a run's seconds went
 
 
 def learn(*args):
@@ -53,7 +54,7 @@ def test_run_folder_and_generate(text_file, tmp_path):
     result = pretrain(text_file, run, "--max-steps", 4)
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary) == KEYS and json.loads(result.stdout) == summary
+    assert set(summary) == KEYS and json.loads(result.stdout) == summary and set(summary["time"]) == TIME
     assert summary["steps"] == 4 and summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
     assert 0 < summary["val_bpb"] < 20 and summary["val_ppl"] > 1 and summary["tokens_seen"] == 4 * 16 * 64
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,6 +70,45 @@ def test_run_folder_and_generate(text_file, tmp_path):
 
     again = pretrain(text_file, run, "--max-steps", 4)  # a run folder is never overwritten
     assert again.exit_code == 2 and "holds a run already" in again.output and summary == json.loads((run / "summary.json").read_text())
+
+
+def tree_with(tmp_path, file: str, code: str):
+    """A copy of solutions/ with `code` appended to one file: a learner's slower stage."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "solutions", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tree / file, "a", encoding="utf-8") as f:
+        f.write(code)
+    return tree
+
+
+SLOW_TOKENIZER = """
+import time as _time
+
+_train = BPETokenizer.train
+
+
+def _slow_train(self, *args, **kwargs):
+    _time.sleep(8)
+    return _train(self, *args, **kwargs)
+
+
+BPETokenizer.train = _slow_train
+"""
+
+
+def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, monkeypatch):
+    """--max-seconds counts from the encoded text on: 8 s of tokenizer training leave the training
+    its own, where counting them would leave it at most 16 - 8 - 3 (writing) - 2 s."""
+    from learn.cli import pretrain as command
+
+    monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
+    run, tree = tmp_path / "run", tree_with(tmp_path, "stage1_tokenizer/bpe.py", SLOW_TOKENIZER)
+    result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-seconds", 16)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    seconds = json.loads((run / "summary.json").read_text())["time"]
+    assert seconds["tokenizer"] >= 8 and seconds["training"] >= 6, seconds
+    assert seconds["evaluations"] < seconds["training"] and "time: tokenizer" in result.output
 
 
 def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):
