@@ -223,6 +223,24 @@ def test_budget_sizes_a_run_from_steady_speeds():
     assert budget.forward_seconds == pytest.approx(1.5)  # the mean of the first two evaluations
 
 
+def test_the_lr_never_rises_after_its_peak_when_the_schedule_is_sized_again():
+    """The engine's LR around the learner's warmup_cosine_lr, as the loop calls it, while the budget
+    sizes the schedule again (shorter, then much longer: the cosine moves right and would go up)."""
+    from learn.worker.pretrain import lr_at
+    from solutions.stage5_pretrain import warmup_cosine_lr
+
+    train = {"lr": 1e-3, "min_lr": 1e-4}
+    state, peaked = {"warmup_steps": 10, "total_steps": 100, "lrs": []}, False
+    for step in range(150):
+        state["total_steps"] = {40: 70, 50: 200}.get(step, state["total_steps"])
+        state["lrs"].append(lr_at(warmup_cosine_lr, step, train, state, peaked))
+        peaked = step >= state["warmup_steps"]
+    lrs = state["lrs"]
+    assert lrs[10] == pytest.approx(1e-3) and all(a <= b for a, b in zip(lrs[:10], lrs[1:11]))  # warm-up
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < lrs[50] == lrs[49]  # held, then down again
+    assert warmup_cosine_lr(50, 1e-3, 10, 200, 1e-5, 1e-4) > lrs[49]  # the learner's own would have risen
+
+
 def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):
     """One conversion: the last evaluation's bits per byte over its loss is the summary's (which
     covers every validation batch), and each evaluation says how many batches it covers."""

@@ -279,6 +279,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
                     sample_tokens=len(SAMPLE_PROMPTS) * SAMPLE_TOKENS, batch_size=batch)  # fmt: skip
     started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
     every = None  # steps between evaluations, fixed once the schedule's length is first known
+    peaked = bool(state["lrs"]) and state["step"] > state["warmup_steps"]  # the last step's LR was past warm-up
     emit("phase", message="training")
     model.train()
     while state["total_steps"] is None or state["step"] < state["total_steps"]:
@@ -286,9 +287,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             break
         step = state["step"]
         place.seed_step(seed, step)
-        total = state["total_steps"] or 10**9
-        lr = learner.warmup_cosine_lr(step, train["lr"], state["warmup_steps"], total, initial_lr=train["lr"] / 100,
-                                      min_lr=train["min_lr"])  # fmt: skip
+        lr = lr_at(learner.warmup_cosine_lr, step, train, state, peaked)
+        peaked = step >= state["warmup_steps"]  # before calibration may shorten the warm-up (the LR then jumps to the peak)
         for group in optimizer.param_groups:
             group["lr"] = lr
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
@@ -357,6 +357,15 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, SAMPLE_TOKENS, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
     seconds["samples"] = time.monotonic() - tick
     return result
+
+
+def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
+    """The learner's warmup_cosine_lr at `step`, held once past the peak (peaked: the last step's LR
+    was): sized again longer, the schedule moves its cosine to the right, which would raise the LR
+    in mid-decay; held, it stays where it was until the cosine comes down to it."""
+    lr = schedule(step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
+                  min_lr=train["min_lr"])  # fmt: skip
+    return min(lr, state["lrs"][-1]) if peaked else lr
 
 
 #: The training settings a summary reports (besides the model's config).
