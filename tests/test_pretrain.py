@@ -22,7 +22,7 @@ from learn import ROOT, cli
 
 runner = CliRunner()
 KEYS = {"val_loss", "val_ppl", "val_bpb", "train_loss", "tokens_per_second", "steps", "tokens_seen", "seconds",
-        "parameters", "config", "data", "tokenizer", "time"}  # fmt: skip
+        "parameters", "config", "data", "tokenizer", "time", "planned_steps", "slowdown"}  # fmt: skip
 TIME = {"tokenizer", "training", "evaluations", "final_evaluation", "samples"}  # where a run's seconds went
 
 
@@ -55,7 +55,8 @@ def test_run_folder_and_generate(text_file, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary) == KEYS and json.loads(result.stdout) == summary and set(summary["time"]) == TIME
-    assert summary["steps"] == 4 and summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
+    assert summary["steps"] == summary["planned_steps"] == 4 and summary["slowdown"] is None
+    assert summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
     assert 0 < summary["val_bpb"] < 20 and summary["val_ppl"] > 1 and summary["tokens_seen"] == 4 * 16 * 64
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "samples.txt").read_text() and (run / "tokenizer.json").is_file()
@@ -109,6 +110,34 @@ def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, mo
     seconds = json.loads((run / "summary.json").read_text())["time"]
     assert seconds["tokenizer"] >= 8 and seconds["training"] >= 6, seconds
     assert seconds["evaluations"] < seconds["training"] and "time: tokenizer" in result.output
+
+
+SLOWER_STEPS = """
+import time as _time
+
+_step, _calls = train_step, [0]
+
+
+def train_step(*args, **kwargs):  # noqa: F811
+    _calls[0] += 1
+    if _calls[0] > 14:  # after the schedule is sized
+        _time.sleep(2.0)
+    return _step(*args, **kwargs)
+"""
+
+
+def test_a_run_cut_short_says_why(text_file, tmp_path):
+    """Steps 2 s slower than the first ten: summary.json records the plan and the slowdown, and a
+    run that trained less than half its plan says so."""
+    run, tree = tmp_path / "run", tree_with(tmp_path, "stage5_pretrain/step.py", SLOWER_STEPS)
+    result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-seconds", 16, "--precision", "fp32", "--threads", 1)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["planned_steps"] and summary["slowdown"] > 2, summary
+    short = summary["steps"] < summary["planned_steps"] / 2
+    said = f"trained {summary['steps']:,} of {summary['planned_steps']:,} planned steps: steps took"
+    assert (said in result.output) == short
 
 
 def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):

@@ -279,6 +279,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
                     sample_tokens=len(SAMPLE_PROMPTS) * SAMPLE_TOKENS, batch_size=batch)  # fmt: skip
     started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
     every = None  # steps between evaluations, fixed once the schedule's length is first known
+    planned = state["total_steps"]  # the first plan's steps, for summary.json
+    plan = None  # when the budget sizes the schedule: (step, train_seconds, seconds per step assumed)
     peaked = bool(state["lrs"]) and state["step"] > state["warmup_steps"]  # the last step's LR was past warm-up
     emit("phase", message="training")
     model.train()
@@ -305,7 +307,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
         if timed and done == CALIBRATION_STEPS:
             evaluate_on(place.same(min(eval_iter, max(1, budget.evaluation_batches(EVALS, EVAL_SHARE) // 2))))  # a batch of each split
-            state["total_steps"] = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
+            state["total_steps"] = planned = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
+            plan = (state["step"], state["train_seconds"], k * budget.step_seconds)
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
         if total is not None and every is None:
@@ -348,6 +351,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
                    "warmup_steps": state["warmup_steps"], **place.facts(), "mfu": place.mfu(flops, tokens_per_second)},  # fmt: skip
+        "planned_steps": planned,
+        "slowdown": _slowdown(plan, state["step"], state["train_seconds"]),
         "time": seconds,  # this command's seconds (not a resumed run's before); the samples' are added below
     }
     if not place.main:
@@ -357,6 +362,13 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, SAMPLE_TOKENS, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
     seconds["samples"] = time.monotonic() - tick
     return result
+
+
+def _slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
+    """How many times longer the steps after the plan took than the plan assumed (None without one)."""
+    if plan is None or step == plan[0]:
+        return None
+    return (train_seconds - plan[1]) / (step - plan[0]) / max(plan[2], 1e-9)
 
 
 def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
