@@ -270,6 +270,12 @@ def test_the_lr_never_rises_after_its_peak_when_the_schedule_is_sized_again():
     assert warmup_cosine_lr(50, 1e-3, 10, 200, 1e-5, 1e-4) > lrs[49]  # the learner's own would have risen
 
 
+def test_the_eta_reads_as_a_clock():
+    from learn.cli.pretrain import _clock
+
+    assert [_clock(s) for s in (0, 65.7, 3725, None, float("inf"))] == ["0:00", "1:05", "1:02:05", "", ""]
+
+
 def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):
     """One conversion: the last evaluation's bits per byte over its loss is the summary's (which
     covers every validation batch), and each evaluation says how many batches it covers."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -281,14 +282,15 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
     """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step.
     inputs: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
     checkpoints are copied into the run folder as they come."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
     from learn.judge.workers import ProbeFailed
 
     saved = {"step": None, "events": 0}
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+               TextColumn("{task.fields[eta]}"))  # the worker's ETA: steady as the schedule is sized again
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-        task = bar.add_task("starting", total=None, info="")
+        task = bar.add_task("starting", total=None, info="", eta="")
 
         def on_event(event: dict) -> None:
             saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
@@ -298,7 +300,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
             elif kind == "step":
                 info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
                 info += f"  MFU {event['mfu']:.1%}" if event.get("mfu") is not None else ""
-                bar.update(task, description=f"step {event['step']:,}", completed=event["step"], total=event.get("total_steps"), info=info)
+                bar.update(task, description=f"step {event['step']:,}", completed=event.get("progress"), total=1.0,
+                           info=info, eta=_clock(event.get("eta")))
             elif kind == "eval" and not quiet:
                 bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
                                   f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte  "
@@ -332,6 +335,15 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
             engine.close()
             for f in opened.values():
                 f.close()
+
+
+def _clock(seconds: float | None) -> str:
+    """4:05 for 245 seconds, 1:02:05 for 3,725; nothing for an unknown or endless time."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _plot(history: dict, png: Path) -> None:

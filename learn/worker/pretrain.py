@@ -18,7 +18,8 @@ folder in its own process. What comes in that is large, a checkpoint to resume a
 Progress events (learn.worker.main.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
-    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "mfu" (None off a GPU)}
+    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "progress" (0 to 1: of the
+     budget's seconds when it sizes the schedule, else of the steps), "mfu" (None off a GPU)}
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
     {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
 
@@ -318,9 +319,13 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             if timed and state["step"] < total:  # the machine may have slowed down or sped up: size the rest again
                 state["total_steps"] = total = place.same(budget.resized(state["step"], total, (total - state["step"]) // every, k))
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
+            # Timed, the run ends at the deadline whatever its schedule's length: the bar and the ETA follow the clock,
+            # which is steady, not the steps left, which move each time the schedule is sized again.
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
+            eta = budget.seconds_left() if timed else min(left, budget.seconds_left())
+            progress = 1 - budget.seconds_left() / limit if timed else state["step"] / total if total else None
             emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
-                 eta=min(left, budget.seconds_left()), mfu=place.mfu(flops, speed))  # fmt: skip
+                 eta=eta, progress=progress, mfu=place.mfu(flops, speed))  # fmt: skip
             last_event = time.monotonic()
         if place.main and time.monotonic() - last_save > CHECKPOINT_EVERY:
             emit("checkpoint", step=state["step"], checkpoint=checkpoint())
