@@ -22,7 +22,8 @@ from learn import ROOT, cli
 
 runner = CliRunner()
 KEYS = {"val_loss", "val_ppl", "val_bpb", "train_loss", "tokens_per_second", "steps", "tokens_seen", "seconds",
-        "parameters", "config", "data", "tokenizer"}  # fmt: skip
+        "parameters", "config", "data", "tokenizer", "time", "planned_steps", "slowdown"}  # fmt: skip
+TIME = {"tokenizer", "training", "evaluations", "final_evaluation", "samples"}  # where a run's seconds went
 
 
 def learn(*args):
@@ -53,8 +54,9 @@ def test_run_folder_and_generate(text_file, tmp_path):
     result = pretrain(text_file, run, "--max-steps", 4)
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary) == KEYS and json.loads(result.stdout) == summary
-    assert summary["steps"] == 4 and summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
+    assert set(summary) == KEYS and json.loads(result.stdout) == summary and set(summary["time"]) == TIME
+    assert summary["steps"] == summary["planned_steps"] == 4 and summary["slowdown"] is None
+    assert summary["tokenizer"] == "own" and summary["config"]["vocab_size"] == 300
     assert 0 < summary["val_bpb"] < 20 and summary["val_ppl"] > 1 and summary["tokens_seen"] == 4 * 16 * 64
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "samples.txt").read_text() and (run / "tokenizer.json").is_file()
@@ -69,6 +71,73 @@ def test_run_folder_and_generate(text_file, tmp_path):
 
     again = pretrain(text_file, run, "--max-steps", 4)  # a run folder is never overwritten
     assert again.exit_code == 2 and "holds a run already" in again.output and summary == json.loads((run / "summary.json").read_text())
+
+
+def tree_with(tmp_path, file: str, code: str):
+    """A copy of solutions/ with `code` appended to one file: a learner's slower stage."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "solutions", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tree / file, "a", encoding="utf-8") as f:
+        f.write(code)
+    return tree
+
+
+SLOW_TOKENIZER = """
+import time as _time
+
+_train = BPETokenizer.train
+
+
+def _slow_train(self, *args, **kwargs):
+    _time.sleep(8)
+    return _train(self, *args, **kwargs)
+
+
+BPETokenizer.train = _slow_train
+"""
+
+
+def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, monkeypatch):
+    """--max-seconds counts from the encoded text on: 8 s of tokenizer training leave the training
+    its own, where counting them would leave it at most 16 - 8 - 3 (writing) - 2 s."""
+    from learn.cli import pretrain as command
+
+    monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
+    run, tree = tmp_path / "run", tree_with(tmp_path, "stage1_tokenizer/bpe.py", SLOW_TOKENIZER)
+    result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-seconds", 16)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    seconds = json.loads((run / "summary.json").read_text())["time"]
+    assert seconds["tokenizer"] >= 8 and seconds["training"] >= 6, seconds
+    assert seconds["evaluations"] < seconds["training"] and "time: tokenizer" in result.output
+
+
+SLOWER_STEPS = """
+import time as _time
+
+_step, _calls = train_step, [0]
+
+
+def train_step(*args, **kwargs):  # noqa: F811
+    _calls[0] += 1
+    if _calls[0] > 14:  # after the schedule is sized
+        _time.sleep(2.0)
+    return _step(*args, **kwargs)
+"""
+
+
+def test_a_run_cut_short_says_why(text_file, tmp_path):
+    """Steps 2 s slower than the first ten: summary.json records the plan and the slowdown, and a
+    run that trained less than half its plan says so."""
+    run, tree = tmp_path / "run", tree_with(tmp_path, "stage5_pretrain/step.py", SLOWER_STEPS)
+    result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-seconds", 16, "--precision", "fp32", "--threads", 1)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["planned_steps"] and summary["slowdown"] > 2, summary
+    short = summary["steps"] < summary["planned_steps"] / 2
+    said = f"trained {summary['steps']:,} of {summary['planned_steps']:,} planned steps: steps took"
+    assert (said in result.output) == short
 
 
 def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):
@@ -181,6 +250,30 @@ def test_budget_sizes_a_run_from_steady_speeds():
     budget.record_evaluation(4.0, batches=2)
     budget.record_evaluation(2.0, batches=2)
     assert budget.forward_seconds == pytest.approx(1.5)  # the mean of the first two evaluations
+
+
+def test_the_lr_never_rises_after_its_peak_when_the_schedule_is_sized_again():
+    """The engine's LR around the learner's warmup_cosine_lr, as the loop calls it, while the budget
+    sizes the schedule again (shorter, then much longer: the cosine moves right and would go up)."""
+    from learn.worker.pretrain import lr_at
+    from solutions.stage5_pretrain import warmup_cosine_lr
+
+    train = {"lr": 1e-3, "min_lr": 1e-4}
+    state, peaked = {"warmup_steps": 10, "total_steps": 100, "lrs": []}, False
+    for step in range(150):
+        state["total_steps"] = {40: 70, 50: 200}.get(step, state["total_steps"])
+        state["lrs"].append(lr_at(warmup_cosine_lr, step, train, state, peaked))
+        peaked = step >= state["warmup_steps"]
+    lrs = state["lrs"]
+    assert lrs[10] == pytest.approx(1e-3) and all(a <= b for a, b in zip(lrs[:10], lrs[1:11]))  # warm-up
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < lrs[50] == lrs[49]  # held, then down again
+    assert warmup_cosine_lr(50, 1e-3, 10, 200, 1e-5, 1e-4) > lrs[49]  # the learner's own would have risen
+
+
+def test_the_eta_reads_as_a_clock():
+    from learn.cli.pretrain import _clock
+
+    assert [_clock(s) for s in (0, 65.7, 3725, None, float("inf"))] == ["0:00", "1:05", "1:02:05", "", ""]
 
 
 def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):

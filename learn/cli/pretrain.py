@@ -1,7 +1,7 @@
 """`learn pretrain`: train your GPT (stages 1-5) on a text and write a run folder.
 
     learn pretrain                                   Tiny Shakespeare, the default preset, 10 minutes
-    learn pretrain --max-seconds 240 --model tiny    a smaller model, 4 minutes, everything included
+    learn pretrain --max-seconds 240 --model tiny    a smaller model, 4 minutes of training
     learn pretrain --data notes.txt --max-steps 200 --run mine
     learn pretrain --run mine --resume               go on from runs/mine/'s checkpoint, bit for bit
 
@@ -11,11 +11,14 @@ tokenizer, data set, model and training step. It sends progress events (the bar 
 results back as plain data, the checkpoint and tokenizer as bytes; this process writes the run
 folder (learn/cli/runs.py says what it holds), because the worker's files would not survive it.
 
-The budget, --max-seconds, counts everything the command does (tokenizer training included): the
-schedule's length is fixed from the speed of the first steps so that warm-up and cosine decay
-fit in it. Your tokenizer is cached by text, vocabulary size and code (.learn/tokenizers/), so a
-second run skips its training. Ctrl-C stops after the current step and saves a checkpoint; a
-second Ctrl-C stops at once, keeping the last minute's checkpoint.
+The budget, --max-seconds, is the training's: it counts the steps, the evaluations, the samples
+and writing the run folder, from the moment the text is encoded; the schedule's length is fixed
+from the speed of the first steps so that warm-up and cosine decay fit in it. Training your
+tokenizer and encoding the text come before, outside it (a plain BPE takes minutes on Tiny
+Shakespeare), within an hour of their own (TOKENIZER_SECONDS). Your tokenizer is cached by text,
+vocabulary size and code (.learn/tokenizers/), so a second run skips its training. Ctrl-C stops
+after the current step and saves a checkpoint; a second Ctrl-C stops at once, keeping the last
+minute's checkpoint.
 
 Bigger: --device cuda (auto picks the best present), --data a folder of text files or a token file
 of `learn prepare` (learn/cli/datafiles.py), and several processes: `--nproc N`, or torchrun
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -63,6 +67,7 @@ PRESETS = {
 }  # fmt: skip
 CACHE = ROOT / ".learn" / "tokenizers"
 MARGIN = 120  # seconds the worker gets beyond --max-seconds (start-up; the run itself keeps the budget)
+TOKENIZER_SECONDS = 3600  # seconds the worker gets, besides, to train the tokenizer and encode the text
 WRITING = 3  # seconds kept from the budget for writing the run folder (matplotlib's import, mostly)
 STOP_WAIT = 120  # seconds a stopped run gets to finish its step and send the checkpoint
 
@@ -110,7 +115,7 @@ def pretrain(
     warmup_steps: int = typer.Option(30, "--warmup-steps", min=1, metavar="N", help="At most a fifth of the run."),
     weight_decay: float = typer.Option(0.1, "--weight-decay", min=0.0, metavar="W", help="AdamW's weight decay."),
     precision: str = precision_option(),
-    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, metavar="S", help="The whole command's budget."),
+    max_seconds: Optional[float] = typer.Option(600, "--max-seconds", min=1, metavar="S", help="Training's budget (samples included); training and applying your tokenizer come before, within an hour of their own."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, metavar="N", help="The schedule's length in optimizer steps."),
     stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1, metavar="STEP", help="Pause at this step, as Ctrl-C does; --resume goes on."),
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/DATA-PRESET)."),
@@ -181,11 +186,12 @@ def pretrain(
     if main and not resume:
         _write_new(folder, info)
     settings = {**train, "threads": threads or launch.default_threads(), "stop_at": stop_at,
-                "deadline": started + max_seconds - WRITING if max_seconds else None, "device": device, "compile": compile_model}  # fmt: skip
+                "max_seconds": max_seconds - WRITING if max_seconds else None, "device": device, "compile": compile_model}  # fmt: skip
     kwargs = {"text": text, "config": config, "train": settings, "tokenizer": tokenizer, "saved_tokenizer": saved_tokenizer}
     inputs = {"resume": folder / "checkpoint.pt" if resume else None, "tokens": tokens.path if tokens is not None else None}
     memory = None if device != "cpu" and launch.gpu_driver() else MEMORY + (2 * tokens.tokens if tokens is not None else 0)
-    result = _train(tree, packages, kwargs, inputs, memory, (max_seconds or 10**7) + MARGIN, folder, quiet=as_json or not main)
+    seconds = (max_seconds or 10**7) + MARGIN + TOKENIZER_SECONDS
+    result = _train(tree, packages, kwargs, inputs, memory, seconds, folder, quiet=as_json or not main)
     if not main:
         raise typer.Exit(130 if result["stopped"] and stop_at is None else 0)
     if tokenizer == "own":
@@ -198,6 +204,7 @@ def pretrain(
                   f"go on with `learn pretrain --run {escape(str(shown(folder)))} --resume`")  # fmt: skip
         raise typer.Exit(130 if stop_at is None else 0)
     summary = {**result["summary"], "seconds": round(time.time() - started, 2), "data": what, "tokenizer": tokenizer}
+    summary["time"] = {key: round(value, 2) for key, value in summary["time"].items()}
     files.write_text(folder / "samples.txt", result["samples"])
     files.write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
     if as_json:
@@ -207,7 +214,24 @@ def pretrain(
         tell(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
              f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
              + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
+        tell(_where_the_time_went(summary["time"]))
+        if summary["planned_steps"] and summary["steps"] < summary["planned_steps"] / 2:
+            tell(_why_short(summary))
         tell(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
+
+
+def _where_the_time_went(seconds: dict) -> str:
+    s = {key: f"{value:,.0f} s" for key, value in seconds.items()}
+    return (f"time: tokenizer {s['tokenizer']}, training {s['training']} (evaluations {s['evaluations']}), "
+            f"final evaluation {s['final_evaluation']}, samples {s['samples']}")
+
+
+def _why_short(summary: dict) -> str:
+    slowdown = summary["slowdown"]
+    why = "the evaluations took longer than measured at the start"
+    if slowdown and slowdown > 1.2:
+        why = f"steps took {slowdown:.1f}x longer than measured at the start (the machine was busy?)"
+    return f"trained {summary['steps']:,} of {summary['planned_steps']:,} planned steps: {why}"
 
 
 def _read_data(data: str) -> tuple:
@@ -258,14 +282,15 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
     """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step.
     inputs: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
     checkpoints are copied into the run folder as they come."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
     from learn.judge.workers import ProbeFailed
 
     saved = {"step": None, "events": 0}
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+               TextColumn("{task.fields[eta]}"))  # the worker's ETA: steady as the schedule is sized again
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-        task = bar.add_task("starting", total=None, info="")
+        task = bar.add_task("starting", total=None, info="", eta="")
 
         def on_event(event: dict) -> None:
             saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
@@ -275,7 +300,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
             elif kind == "step":
                 info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
                 info += f"  MFU {event['mfu']:.1%}" if event.get("mfu") is not None else ""
-                bar.update(task, description=f"step {event['step']:,}", completed=event["step"], total=event.get("total_steps"), info=info)
+                bar.update(task, description=f"step {event['step']:,}", completed=event.get("progress"), total=1.0,
+                           info=info, eta=_clock(event.get("eta")))
             elif kind == "eval" and not quiet:
                 bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
                                   f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte  "
@@ -309,6 +335,15 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
             engine.close()
             for f in opened.values():
                 f.close()
+
+
+def _clock(seconds: float | None) -> str:
+    """4:05 for 245 seconds, 1:02:05 for 3,725; nothing for an unknown or endless time."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _plot(history: dict, png: Path) -> None:

@@ -18,7 +18,8 @@ folder in its own process. What comes in that is large, a checkpoint to resume a
 Progress events (learn.worker.main.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
-    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "mfu" (None off a GPU)}
+    {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "progress" (0 to 1: of the
+     budget's seconds when it sizes the schedule, else of the steps), "mfu" (None off a GPU)}
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
     {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
 
@@ -121,7 +122,7 @@ def _tokenizer(kind: str, vocab_size: int, train_text: str, saved: bytes | None)
         return load_tokenizer(None), None
     if saved is not None:  # cached by the CLI, or the resumed run's
         return load_tokenizer(saved), saved
-    emit("phase", message=f"training your BPE tokenizer (vocabulary {vocab_size:,})")
+    emit("phase", message=f"training your BPE tokenizer (vocabulary {vocab_size:,}) on {len(train_text):,} characters")
     tok = importlib.import_module("stage1_tokenizer").BPETokenizer()
     try:
         tok.train(train_text, vocab_size, special_tokens=[SPECIAL])
@@ -173,13 +174,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     config: GPTModel's config (vocab_size is replaced by the tokenizer's size).
     train: batch_size, accumulation, lr, min_lr, warmup_steps, weight_decay, precision, max_steps,
-        deadline (time.time() to be done by, or None), stop_at (a step to pause at, or None), seed, threads,
+        max_seconds (the budget of training, the final evaluation and the samples, counted once the
+        text is encoded, or None), stop_at (a step to pause at, or None), seed, threads,
         device, compile.
     resume: {"fd": n} of a checkpoint to go on from; tokens: {"fd": n} of a token file to train on
         instead of `text` (learn/worker/corpus.py).
     Returns {"stopped", "checkpoint": {"file": path} | None, "tokenizer": bytes | None, "history",
     "summary", "samples"}; summary and samples are None for a stopped run, the checkpoint None on
-    every rank but 0.
+    every rank but 0. The summary's "time" says where this command's seconds went.
     """
     import torch
 
@@ -192,6 +194,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
     split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
     train_text, val_text = text[:split], text[split:]
+    tick = time.monotonic()  # training and applying the tokenizer are outside the budget: a plain BPE takes minutes
     tok, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
     if place.world > 1 and tok_bytes is not None:  # each rank trained its own; rank 0's is the run's
         tok_bytes = place.same_bytes(tok_bytes)
@@ -203,8 +206,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     config = {**config, "vocab_size": tok.n_vocab if tokenizer == "gpt2" else len(tok.vocab)}
     ctx, batch, k, seed = config["context_length"], train["batch_size"], train["accumulation"], train["seed"]
 
-    emit("phase", message="tokenizing")
     if tokens is None:
+        emit("phase", message=f"encoding the text ({len(text):,} characters)")
         train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
         val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
     else:
@@ -221,6 +224,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     # as equal bits per byte, whichever batches an evaluation covers (the final one covers them all).
     val_tokens, val_bytes = len(val_batches) * val_batch * ctx, _bytes_of(val_batches, tok)
     eval_train, eval_val, val_batches = ([place.shard(b) for b in part] for part in (eval_train, eval_val, val_batches))
+    seconds = {"tokenizer": time.monotonic() - tick, "training": 0.0, "evaluations": 0.0, "final_evaluation": 0.0,
+               "samples": 0.0}  # where this command's time goes, for summary.json
 
     torch.manual_seed(seed)
     model = stage4.GPTModel(config).to(device)
@@ -249,6 +254,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         with learner.autocast_context(device, train["precision"]):
             train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
+        seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
              val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, val_tokens, val_bytes))  # fmt: skip
@@ -267,11 +273,16 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             epoch, start = epoch + 1, 0
 
     batches = stream(state["step"] * k)
-    timed = state["total_steps"] is None and train.get("deadline") is not None  # the budget sizes the schedule
-    budget = Budget(train.get("deadline") or math.inf, final_batches=len(val_batches) + eval_iter, eval_batches=2 * eval_iter,
+    limit = train.get("max_seconds")
+    timed = state["total_steps"] is None and limit is not None  # the budget sizes the schedule
+    deadline = math.inf if limit is None else time.time() + limit  # the budget's clock starts now
+    budget = Budget(deadline, final_batches=len(val_batches) + eval_iter, eval_batches=2 * eval_iter,
                     sample_tokens=len(SAMPLE_PROMPTS) * SAMPLE_TOKENS, batch_size=batch)  # fmt: skip
     started, first_step, last_save, last_event = time.monotonic(), state["step"], time.monotonic(), 0.0
     every = None  # steps between evaluations, fixed once the schedule's length is first known
+    planned = state["total_steps"]  # the first plan's steps, for summary.json
+    plan = None  # when the budget sizes the schedule: (step, train_seconds, seconds per step assumed)
+    peaked = bool(state["lrs"]) and state["step"] > state["warmup_steps"]  # the last step's LR was past warm-up
     emit("phase", message="training")
     model.train()
     while state["total_steps"] is None or state["step"] < state["total_steps"]:
@@ -279,9 +290,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             break
         step = state["step"]
         place.seed_step(seed, step)
-        total = state["total_steps"] or 10**9
-        lr = learner.warmup_cosine_lr(step, train["lr"], state["warmup_steps"], total, initial_lr=train["lr"] / 100,
-                                      min_lr=train["min_lr"])  # fmt: skip
+        lr = lr_at(learner.warmup_cosine_lr, step, train, state, peaked)
+        peaked = step >= state["warmup_steps"]  # before calibration may shorten the warm-up (the LR then jumps to the peak)
         for group in optimizer.param_groups:
             group["lr"] = lr
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
@@ -298,7 +308,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         speed = done * k * batch * ctx / max(time.monotonic() - started, 1e-9)  # evaluations included
         if timed and done == CALIBRATION_STEPS:
             evaluate_on(place.same(min(eval_iter, max(1, budget.evaluation_batches(EVALS, EVAL_SHARE) // 2))))  # a batch of each split
-            state["total_steps"] = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
+            state["total_steps"] = planned = place.same(state["step"] + budget.steps_left(EVALS, k))  # rank 0's
+            plan = (state["step"], state["train_seconds"], k * budget.step_seconds)
             state["warmup_steps"] = min(state["warmup_steps"], max(1, state["total_steps"] // 5))
         total = state["total_steps"]
         if total is not None and every is None:
@@ -308,14 +319,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             if timed and state["step"] < total:  # the machine may have slowed down or sped up: size the rest again
                 state["total_steps"] = total = place.same(budget.resized(state["step"], total, (total - state["step"]) // every, k))
         if time.monotonic() - last_event > STEP_EVENTS or state["step"] == total:
+            # Timed, the run ends at the deadline whatever its schedule's length: the bar and the ETA follow the clock,
+            # which is steady, not the steps left, which move each time the schedule is sized again.
             left = (total - state["step"]) * k * batch * ctx / speed if total else math.inf
+            eta = budget.seconds_left() if timed else min(left, budget.seconds_left())
+            progress = 1 - budget.seconds_left() / limit if timed else state["step"] / total if total else None
             emit("step", step=state["step"], total_steps=total, loss=float(loss), lr=lr, tokens_per_second=speed,
-                 eta=min(left, budget.seconds_left()), mfu=place.mfu(flops, speed))  # fmt: skip
+                 eta=eta, progress=progress, mfu=place.mfu(flops, speed))  # fmt: skip
             last_event = time.monotonic()
         if place.main and time.monotonic() - last_save > CHECKPOINT_EVERY:
             emit("checkpoint", step=state["step"], checkpoint=checkpoint())
             last_save = time.monotonic()
 
+    seconds["training"] = time.monotonic() - started
     finished = state["total_steps"] is not None and state["step"] >= state["total_steps"] or place.any(budget.out_of_time())
     result = {"stopped": not finished, "checkpoint": checkpoint() if place.main else None, "tokenizer": tok_bytes,
               "summary": None, "samples": None, "history": {"losses": state["losses"], "evals": state["evals"], "lrs": state["lrs"]}}  # fmt: skip
@@ -323,8 +339,10 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         place.close()
         return result
     emit("phase", message="evaluating on the whole validation text")
+    tick = time.monotonic()
     with learner.autocast_context(device, train["precision"]):
         train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+    seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
@@ -338,12 +356,33 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
                    "warmup_steps": state["warmup_steps"], **place.facts(), "mfu": place.mfu(flops, tokens_per_second)},  # fmt: skip
+        "planned_steps": planned,
+        "slowdown": _slowdown(plan, state["step"], state["train_seconds"]),
+        "time": seconds,  # this command's seconds (not a resumed run's before); the samples' are added below
     }
     if not place.main:
         return result
     emit("phase", message="writing samples")
+    tick = time.monotonic()
     result["samples"] = "\n\n".join(f"--- {p!r}\n" + sample(model, tok, ctx, p, SAMPLE_TOKENS, 0.8, 40, seed) for p in SAMPLE_PROMPTS)
+    seconds["samples"] = time.monotonic() - tick
     return result
+
+
+def _slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
+    """How many times longer the steps after the plan took than the plan assumed (None without one)."""
+    if plan is None or step == plan[0]:
+        return None
+    return (train_seconds - plan[1]) / (step - plan[0]) / max(plan[2], 1e-9)
+
+
+def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
+    """The learner's warmup_cosine_lr at `step`, held once past the peak (peaked: the last step's LR
+    was): sized again longer, the schedule moves its cosine to the right, which would raise the LR
+    in mid-decay; held, it stays where it was until the cosine comes down to it."""
+    lr = schedule(step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
+                  min_lr=train["min_lr"])  # fmt: skip
+    return min(lr, state["lrs"][-1]) if peaked else lr
 
 
 #: The training settings a summary reports (besides the model's config).
@@ -353,11 +392,11 @@ TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "pre
 class Budget:
     """When a run with a deadline must stop training, and how many steps its schedule can have.
 
-    The deadline is the whole command's. Training stops early enough for what comes after it: the
-    final evaluation (a forward pass per batch, timed at every evaluation; before the first, taken
-    as half a training step's time per batch), the samples (a forward pass of one sequence per
-    new token: about a batch's time over the batch size, measured at twice the truth) and writing
-    the run folder. Sizing trusts steady speeds, not single steps: a 60-second run once trained 17
+    The deadline is the budget's end (pretraining's budget starts once the text is encoded).
+    Training stops early enough for what comes after it: the final evaluation (a forward pass per
+    batch, timed at every evaluation; before the first, taken as half a training step's time per
+    batch), the samples (a forward pass of one sequence per new token: about a batch's time over
+    the batch size, measured at twice the truth) and writing the run folder. Sizing trusts steady speeds, not single steps: a 60-second run once trained 17
     steps, once 105, when one slow step or evaluation could cut the schedule.
     """
 
