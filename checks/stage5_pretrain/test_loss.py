@@ -224,13 +224,16 @@ def test_evaluate_restores_train_mode():
     r = rng()
     vocab = r.randint(5, 9)
     table = drawn_table(r, vocab)
-    train, val = drawn_batches(r, vocab, 3, 2, 4), drawn_batches(r, vocab, 2, 2, 4)
-    eval_iter = r.randint(1, 2)
+    # eval_iter 3: the first 3 of 4 training batches, and every validation batch of 2 (learn pretrain's
+    # final evaluation asks for more batches than one loader holds)
+    train, val, eval_iter = drawn_batches(r, vocab, 4, 2, 4), drawn_batches(r, vocab, 2, 2, 4), 3
     got = answers(run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter), 3, "the probe's results")
     losses, seen, training = answers(got[0], 2, "evaluate_model(...)"), got[1], got[2]
     expect_near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
-    expect_near(losses[1], sum(cross_entropy(table, x, y) for x, y in val[:eval_iter]) / eval_iter, "evaluate_model(...)[1], the val loss")
-    expect(type(seen) is list and len(seen) == 2 * eval_iter, "forward passes during evaluate_model", 2 * eval_iter,
+    expect_near(losses[1], sum(cross_entropy(table, x, y) for x, y in val) / len(val),
+                "evaluate_model(...)[1], the val loss (eval_iter 3, 2 batches: both)")  # fmt: skip
+    passes = eval_iter + len(val)
+    expect(type(seen) is list and len(seen) == passes, "forward passes during evaluate_model", passes,
            len(seen) if type(seen) is list else short(seen, 60))  # fmt: skip
     expect(all(type(call) in (list, tuple) and len(call) == 2 and all(type(v) is bool for v in call) for call in seen),
            "what the model recorded at each forward pass", "(model.training, grad enabled) pairs", short(seen, 60))  # fmt: skip
