@@ -71,15 +71,19 @@ def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, s
     from learn.judge.checking import expect
     from learn.worker.pretrain import load_model, load_tokenizer
 
-    model, _ = load_model(checkpoint)
+    model, config = load_model(checkpoint)
     tok = load_tokenizer(tokenizer)
     ids = tok.encode(sentence)
-    expect(0 < len(ids) <= model.pos_emb.num_embeddings, "the sentence", "between 1 token and the context length", f"{len(ids)} tokens")
+    expect(0 < len(ids) <= config["context_length"], "the sentence", "between 1 token and the context length", f"{len(ids)} tokens")
     blocks = list(model.trf_blocks)
     expect(-len(blocks) <= layer < len(blocks), "--layer", f"between {-len(blocks)} and {len(blocks) - 1}", str(layer))
     att = blocks[layer].att
     seen = []
-    hook = att.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+
+    def take_input(module, args, kwargs):  # the block may call self.att(x) or self.att(x=x)
+        seen.append((args[0] if args else next(iter(kwargs.values()))).detach())
+
+    hook = att.register_forward_pre_hook(take_input, with_kwargs=True)
     with torch.no_grad():
         model(torch.tensor([ids]))  # (1, T)
         hook.remove()
