@@ -288,3 +288,19 @@ def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):
     loss, bpb, _ = (float(v) for v in evals[-1])
     summary = json.loads((run / "summary.json").read_text())
     assert bpb / loss == pytest.approx(summary["val_bpb"] / summary["val_loss"], rel=2e-3)
+
+
+def test_losses_and_measures_returned_as_tensors_still_make_a_summary(text_file, tmp_path):
+    """calc_loss_loader and perplexity returning one-element tensors pass their checks (a tensor of
+    one number is a number there); the engine stores floats, never tensors, which JSON refuses."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "solutions", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    path = tree / "stage5_pretrain" / "loss.py"
+    text = path.read_text().replace("    return total_loss / num_batches", "    return torch.tensor(total_loss / num_batches)")
+    path.write_text(text.replace("    return math.exp(loss)", "    return torch.tensor(math.exp(loss))"))
+    run = tmp_path / "run"
+    result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                   "--run", run, "--max-steps", 3, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert type(summary["val_loss"]) is float and type(summary["val_ppl"]) is float

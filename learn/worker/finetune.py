@@ -42,7 +42,7 @@ import tempfile
 import time
 
 from learn.worker.main import emit
-from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer
+from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, number
 
 DEVICE = "cpu"
 EVALS = 10  # evaluations during a run
@@ -281,15 +281,6 @@ def _count(params: list) -> int:
 # --- classification ------------------------------------------------------------------------------
 
 ACCURACY = "calc_accuracy_loader"
-
-
-def number(value, function: str) -> float:
-    """A loss or an accuracy the learner's `function` returned, as the float summary.json holds
-    (a one-element tensor too), or a sentence that says what came back."""
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise BadInput(f"your {function} returned {type(value).__name__}, not a number") from None
 
 
 def _write_csv(folder: str, name: str, rows: list) -> str:

@@ -62,6 +62,15 @@ class BadInput(AssertionError):
     An AssertionError, so the worker sends its message alone, as for a probe's expect()."""
 
 
+def number(value, function: str) -> float:
+    """A loss or an accuracy the learner's `function` returned, as the float summary.json holds
+    (a one-element tensor too), or a sentence that says what came back."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise BadInput(f"your {function} returned {type(value).__name__}, not a number") from None
+
+
 def _via_file(write, suffix: str) -> bytes:
     """Bytes of what write(path) writes: the learner's save functions take a path."""
     fd, path = tempfile.mkstemp(suffix=suffix)
@@ -252,12 +261,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     def evaluate() -> None:
         tick = time.monotonic()
         with learner.autocast_context(device, train["precision"]):
-            train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
+            losses = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
+            train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=learner.perplexity(min(val_loss, 50.0)), val_bpb=learner.bits_per_byte(val_loss, val_tokens, val_bytes))  # fmt: skip
+             val_ppl=number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
+             val_bpb=number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -341,14 +352,15 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="evaluating on the whole validation text")
     tick = time.monotonic()
     with learner.autocast_context(device, train["precision"]):
-        train_loss, val_loss = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+        losses = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+        train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
     seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": learner.perplexity(min(val_loss, 50.0)),
-        "val_bpb": learner.bits_per_byte(val_loss, val_tokens, val_bytes),
+        "val_ppl": number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
+        "val_bpb": number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
