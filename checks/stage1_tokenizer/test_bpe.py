@@ -263,7 +263,8 @@ def test_merges_match_reference():
 def test_special_tokens_stay_whole():
     text = drawn_corpus() + (EOT + "end of text") * 20
     a, b = "the end", "A new start"
-    got = run(probe_train_encode, text=text, vocab_size=400, special_tokens=[EOT], texts=[EOT, a + EOT + b, a, b], allowed=[EOT])
+    got = run(probe_train_encode, text=text, vocab_size=400, special_tokens=[EOT], texts=[EOT, a + EOT + b, a, b],
+              allowed=[EOT])  # fmt: skip
     expect_type(got["special_tokens"], dict, "BPETokenizer.special_tokens")
     eot = got["special_tokens"].get(EOT)
     expect_equal(eot, 399, f"the id of {EOT} (special tokens take the last ids)")
@@ -311,7 +312,7 @@ def test_save_load_roundtrip():
         expect_equal(ids, oracle.encode(text, allowed_special="all"), f"loaded.encode({short(text, 40)}) (the tokenizer you saved)")
     expect_equal(got["decoded"], texts[0], "loaded.decode of the held-out text")
     expect_equal(got["loaded_special_tokens"], got["special_tokens"], "special tokens after load")
-    expect_equal(got.get("loaded_vocab_size"), 380, "len(loaded.vocab) (every id, the special tokens' too: it sizes a model)")
+    expect_equal(got.get("loaded_vocab_size"), 380, "len(loaded.vocab) (every id, special tokens too: it sizes a model)")
 
 
 def test_compresses_held_out_text():

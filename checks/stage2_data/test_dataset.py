@@ -113,7 +113,8 @@ def _read(ds, cap):
 def probe_datasets(learner, cases):
     """GPTDatasetV1("text", FixedTokenizer(ids), max_length=..., stride=...) for each case, read back:
     by the book's keywords, as learn pretrain calls it."""
-    return [_read(learner.GPTDatasetV1("text", FixedTokenizer(ids), max_length=m, stride=s), len(ids) + 1) for ids, m, s in cases]
+    made = [learner.GPTDatasetV1("text", FixedTokenizer(ids), max_length=m, stride=s) for ids, m, s in cases]
+    return [_read(ds, len(ids) + 1) for ds, (ids, _, _) in zip(made, cases)]
 
 
 def probe_dataset_attributes(learner, cases):

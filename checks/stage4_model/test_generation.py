@@ -128,8 +128,10 @@ def ids_of(out, what: str, rows: int = 1) -> list[list[int]]:
     """A (rows, T) tensor of token ids (a batch of one prompt unless said) as lists of ints (a
     float tensor of whole numbers is accepted)."""
     shape = f"({rows}, T)"
-    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", f"a torch.Tensor of shape {shape}", type(out).__name__)
-    expect(out.dim() == 2 and out.shape[0] == rows, f"{what}: shape", f"{shape}: a batch of {rows} prompt(s)", str(tuple(out.shape)))
+    expect(type(out) is torch.Tensor, f"{what} should return a tensor of ids", f"a torch.Tensor of shape {shape}",
+           type(out).__name__)  # fmt: skip
+    expect(out.dim() == 2 and out.shape[0] == rows, f"{what}: shape", f"{shape}: a batch of {rows} prompt(s)",
+           str(tuple(out.shape)))  # fmt: skip
     if out.dtype.is_floating_point:
         need(bool(torch.isfinite(out).all()) and bool((out == out.round()).all()), f"{what}: token ids", "whole numbers",
              lambda: short(out.tolist(), 80))  # fmt: skip
@@ -316,7 +318,8 @@ def _eos_in_a_batch(r, vocab: int) -> None:
         what = shown(c, "model predicting token + 1")
         allowed = oracle_eos(prompts, 10, eos, vocab)
         out = ids_of(res["out"], what, rows=len(prompts))
-        expect(out in allowed, what, f"{allowed[0]} (each row ends at its first eos_id and holds it; stop when all have)", out)
+        rule = "each row ends at its first eos_id and holds it; stop when all have"
+        expect(out in allowed, what, f"{allowed[0]} ({rule})", out)
 
 
 def test_crops_to_context_size():

@@ -408,8 +408,9 @@ class Budget:
     Training stops early enough for what comes after it: the final evaluation (a forward pass per
     batch, timed at every evaluation; before the first, taken as half a training step's time per
     batch), the samples (a forward pass of one sequence per new token: about a batch's time over
-    the batch size, measured at twice the truth) and writing the run folder. Sizing trusts steady speeds, not single steps: a 60-second run once trained 17
-    steps, once 105, when one slow step or evaluation could cut the schedule.
+    the batch size, measured at twice the truth) and writing the run folder. Sizing trusts steady
+    speeds, not single steps: a 60-second run once trained 17 steps, once 105, when one slow step
+    or evaluation could cut the schedule.
     """
 
     def __init__(self, deadline: float, final_batches: int, eval_batches: int, sample_tokens: int, batch_size: int):
