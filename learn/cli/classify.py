@@ -1,7 +1,7 @@
 """`learn classify "text"`: spam or not spam, by the classifier of a `learn finetune classify` run.
 
-    learn classify "You won a free prize! Call now"            the latest classification run
-    learn classify "See you at lunch?" --run runs/classify-mine
+    learn classify "You are a winner you have been specially selected to receive $1000 cash"   the latest run
+    learn classify "Are we still on for dinner tonight?" --run runs/classify-mine
 
 It reads the run folder in this process and sends its checkpoint (and tokenizer) to a worker that
 rebuilds the classifier as it was trained (your GPTModel, prepare_classifier or LoRA, and GPT-2's

@@ -2,7 +2,7 @@
 
     learn finetune classify                           the latest `learn pretrain` run, on the SMS Spam Collection
     learn finetune classify --init gpt2 --lora 16     GPT-2 (124M) with LoRA adapters of rank 16
-    learn classify "You won a prize! Call now" --run runs/classify-mine
+    learn classify "You have been selected to receive $1000 cash" --run runs/classify-mine
     learn finetune instruct --init mine --max-seconds 300
 
 Where your code runs. As for `learn pretrain`: a contained worker runs learn/worker/finetune.py's
@@ -352,7 +352,8 @@ def classify(
     stopped = " (stopped early)" if summary["stopped"] else ""
     tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
          f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
-    tell(f"try: learn classify \"You won a free prize! Call now to claim it\" --run {escape(str(shown(folder)))}")
+    example = "You are a winner you have been specially selected to receive $1000 cash or a $2000 award."  # the book's
+    tell(f"try: learn classify \"{example}\" --run {escape(str(shown(folder)))}")
 
 
 # --- learn finetune instruct ---------------------------------------------------------------------
