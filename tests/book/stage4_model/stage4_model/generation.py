@@ -1,21 +1,21 @@
-"""Chapter 4's generate_text_simple and chapter 5's generate as the book writes them."""
+"""generate_text_simple (chapter 4) and generate (chapter 5), as the book writes them."""
 
 import torch
 
 
 def generate_text_simple(model, idx, max_new_tokens, context_size):
+    """Greedy: a model predicting last id + 1, idx [[5, 6]], 3 new tokens -> [[5, 6, 7, 8, 9]]"""
     # idx is (batch, n_tokens) array of indices in the current context
     for _ in range(max_new_tokens):
         # Crop current context if it exceeds the supported context size
-        idx_cond = idx[:, -context_size:]
+        idx_cond = idx[:, -context_size:]  # (batch, min(n_tokens, context_size))
 
         # Get the predictions
         with torch.no_grad():
-            logits = model(idx_cond)
+            logits = model(idx_cond)  # (batch, n_tokens, vocab_size)
 
         # Focus only on the last time step
-        # (batch, n_tokens, vocab_size) becomes (batch, vocab_size)
-        logits = logits[:, -1, :]
+        logits = logits[:, -1, :]  # (batch, vocab_size)
 
         # Apply softmax to get probabilities
         probas = torch.softmax(logits, dim=-1)  # (batch, vocab_size)
@@ -30,19 +30,20 @@ def generate_text_simple(model, idx, max_new_tokens, context_size):
 
 
 def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None):
-    ended = torch.zeros(idx.shape[0], 1, dtype=torch.bool, device=idx.device)
+    """With top-k, temperature and eos_id: logits [2., 1., 0., 3.], top_k=2 -> [2., -inf, -inf, 3.]"""
+    finished = torch.zeros(idx.shape[0], 1, dtype=torch.bool, device=idx.device)  # (batch, 1)
     # For-loop is the same as before: Get logits, and only focus on last time step
     for _ in range(max_new_tokens):
-        idx_cond = idx[:, -context_size:]
+        idx_cond = idx[:, -context_size:]  # (batch, min(n_tokens, context_size))
         with torch.no_grad():
-            logits = model(idx_cond)
-        logits = logits[:, -1, :]
+            logits = model(idx_cond)  # (batch, n_tokens, vocab_size)
+        logits = logits[:, -1, :]  # (batch, vocab_size)
 
         # New: Filter logits with top_k sampling
         if top_k is not None:
             # Keep only top_k values
-            top_logits, _ = torch.topk(logits, top_k)
-            min_val = top_logits[:, -1:]  # the book's top_logits[:, -1] broadcasts only for a batch of one
+            top_logits, _ = torch.topk(logits, top_k)  # (batch, top_k)
+            min_val = top_logits[:, -1]  # (batch,)
             logits = torch.where(logits < min_val, torch.tensor(float("-inf")).to(logits.device), logits)
 
         # New: Apply temperature scaling
@@ -59,12 +60,12 @@ def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=No
         else:
             idx_next = torch.argmax(logits, dim=-1, keepdim=True)  # (batch_size, 1)
 
-        # the book's `if idx_next == eos_id: break` fails on a batch: each row ends at its own eos_id
+        # The book's `if idx_next == eos_id: break` raises on a batch: each row ends on its own.
         if eos_id is not None:
-            ended |= idx_next == eos_id
-            if ended.all():  # Stop generating early if end-of-sequence token is encountered and eos_id is specified
+            finished |= idx_next == eos_id  # (batch, 1)
+            if finished.all():
                 break
-            idx_next = torch.where(ended, torch.full_like(idx_next, eos_id), idx_next)
+            idx_next = idx_next.masked_fill(finished, eos_id)  # (batch, 1)
 
         # Same as before: append sampled index to the running sequence
         idx = torch.cat((idx, idx_next), dim=1)  # (batch_size, num_tokens+1)
