@@ -1,5 +1,4 @@
-"""Chapter 5's loss as the book writes it: text_to_token_ids, token_ids_to_text, calc_loss_batch,
-calc_loss_loader, evaluate_model; perplexity and bits per byte are this course's."""
+"""Chapter 5's losses as the book writes them: text_to_token_ids, calc_loss_batch, calc_loss_loader, evaluate_model."""
 
 import math
 
@@ -7,24 +6,28 @@ import torch
 
 
 def text_to_token_ids(text, tokenizer):
+    """"Hi" with a bytes-only tokenizer -> tensor([[72, 105]])"""
     encoded = tokenizer.encode(text, allowed_special={"<|endoftext|>"})
-    encoded_tensor = torch.tensor(encoded).unsqueeze(0)  # add batch dimension
+    encoded_tensor = torch.tensor(encoded).unsqueeze(0)  # add batch dimension: (1, T)
     return encoded_tensor
 
 
 def token_ids_to_text(token_ids, tokenizer):
-    flat = token_ids.squeeze(0)  # remove batch dimension
+    """tensor([[72, 105]]) -> "Hi" """
+    flat = token_ids.squeeze(0)  # remove batch dimension: (T,)
     return tokenizer.decode(flat.tolist())
 
 
 def calc_loss_batch(input_batch, target_batch, model, device):
+    """Logits [[2., 0., 0.], [0., 0., 0.]], targets [[0, 2]] -> tensor(0.6691)"""
     input_batch, target_batch = input_batch.to(device), target_batch.to(device)
-    logits = model(input_batch)
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())
+    logits = model(input_batch)  # (B, T, V)
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())  # (B * T, V), (B * T,)
     return loss
 
 
 def calc_loss_loader(data_loader, model, device, num_batches=None):
+    """The mean over the first num_batches batches: losses 2, 4, 9 -> 5.0; num_batches=2 -> 3.0"""
     total_loss = 0.0
     if len(data_loader) == 0:
         return float("nan")
@@ -44,6 +47,7 @@ def calc_loss_loader(data_loader, model, device, num_batches=None):
 
 
 def evaluate_model(model, train_loader, val_loader, device, eval_iter):
+    """(train loss, val loss) over eval_iter batches, in eval mode; the model goes back to train mode."""
     model.eval()
     with torch.no_grad():
         train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
@@ -53,9 +57,10 @@ def evaluate_model(model, train_loader, val_loader, device, eval_iter):
 
 
 def perplexity(loss):
-    # the book writes torch.exp(loss) on a tensor; this course passes a float
+    """The book's torch.exp(loss), on a float: perplexity(2.0) -> 7.389"""
     return math.exp(loss)
 
 
 def bits_per_byte(loss, num_tokens, num_bytes):
+    """Nats per token to bits per byte: (3.0, 1000, 3000) -> 1.4427"""
     return loss * num_tokens / num_bytes / math.log(2)

@@ -1,4 +1,4 @@
-"""Chapter 5's train_model_simple and appendix D's train_model as the book writes them."""
+"""Chapter 5's train_model_simple and appendix D's train_model, as the book writes them."""
 
 import math
 
@@ -10,9 +10,10 @@ from .loss import calc_loss_batch, evaluate_model, text_to_token_ids, token_ids_
 
 
 def generate_and_print_sample(model, tokenizer, device, start_context):
+    """Print 50 greedy tokens after start_context on one line."""
     model.eval()
     context_size = model.pos_emb.weight.shape[0]
-    encoded = text_to_token_ids(start_context, tokenizer).to(device)
+    encoded = text_to_token_ids(start_context, tokenizer).to(device)  # (1, T)
     with torch.no_grad():
         token_ids = generate_text_simple(model=model, idx=encoded, max_new_tokens=50, context_size=context_size)
     decoded_text = token_ids_to_text(token_ids, tokenizer)
@@ -21,7 +22,8 @@ def generate_and_print_sample(model, tokenizer, device, start_context):
 
 
 def train_model_simple(model, train_loader, val_loader, optimizer, device, num_epochs,
-                       eval_freq, eval_iter, start_context, tokenizer):  # fmt: skip
+                       eval_freq, eval_iter, start_context, tokenizer):
+    """2 epochs of 3 batches (2, 4), eval_freq=2 -> ([t0, t2, t4], [v0, v2, v4], [8, 24, 40])"""
     # Initialize lists to track losses and tokens seen
     train_losses, val_losses, track_tokens_seen = [], [], []
     tokens_seen, global_step = 0, -1
@@ -53,16 +55,18 @@ def train_model_simple(model, train_loader, val_loader, optimizer, device, num_e
 
 
 def warmup_cosine_lr(step, peak_lr, warmup_steps, total_steps, initial_lr=3e-05, min_lr=1e-6):
-    # the book computes this inside train_model's loop; this course tests it on its own
+    """Appendix D's schedule, out of its loop: (10, 1e-3, 10, 100) -> 0.001, (55, ...) -> 0.0005005"""
     if step < warmup_steps:
         lr_increment = (peak_lr - initial_lr) / warmup_steps
         return initial_lr + step * lr_increment
+    # Cosine annealing after warmup
     progress = (step - warmup_steps) / (total_steps - warmup_steps)
     return min_lr + (peak_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def train_model(model, train_loader, val_loader, optimizer, device, n_epochs, eval_freq, eval_iter,
-                start_context, tokenizer, warmup_steps, initial_lr=3e-05, min_lr=1e-6):  # fmt: skip
+                start_context, tokenizer, warmup_steps, initial_lr=3e-05, min_lr=1e-6):
+    """Appendix D: warm-up, cosine decay, clipping; returns losses, tokens seen and track_lrs."""
     train_losses, val_losses, track_tokens_seen, track_lrs = [], [], [], []
     tokens_seen, global_step = 0, -1
 
@@ -90,8 +94,8 @@ def train_model(model, train_loader, val_loader, optimizer, device, n_epochs, ev
             loss = calc_loss_batch(input_batch, target_batch, model, device)
             loss.backward()
 
-            # Apply gradient clipping after the warmup phase to avoid exploding gradients
-            if global_step >= warmup_steps:  # the print book had `>`, corrected to `>=` in its errata
+            # The book's `global_step > warmup_steps` clips one step late; the lesson clips from warmup_steps.
+            if global_step >= warmup_steps:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
 
             optimizer.step()
@@ -103,7 +107,6 @@ def train_model(model, train_loader, val_loader, optimizer, device, n_epochs, ev
                 train_losses.append(train_loss)
                 val_losses.append(val_loss)
                 track_tokens_seen.append(tokens_seen)
-                # Print the current losses
                 print(f"Ep {epoch+1} (Iter {global_step:06d}): Train loss {train_loss:.3f}, Val loss {val_loss:.3f}")
 
         # Generate and print a sample from the model to monitor progress
