@@ -16,7 +16,7 @@ from learn import cli
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
-TREES = {"variants": VARIANTS}
+TREES = {"variants": VARIANTS, "book": BOOK}
 
 
 def learn(*args):

@@ -74,7 +74,8 @@ class BPETokenizer:
             raise ValueError(f"vocab_size {vocab_size} is too small for 256 bytes and the special tokens")
         # The notebook merges over one list of the whole text; the lesson counts each chunk once.
         chunks = Counter()
-        parts = regex.split("(" + "|".join(regex.escape(s) for s in special_tokens) + ")", text) if special_tokens else [text]
+        special = "(" + "|".join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True)) + ")"
+        parts = regex.split(special, text) if special_tokens else [text]
         for part in parts:
             if part not in special_tokens:
                 chunks.update(regex.findall(self.pattern, part))

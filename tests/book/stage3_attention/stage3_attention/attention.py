@@ -75,7 +75,7 @@ class MultiHeadAttention(nn.Module):
         values = values.transpose(1, 2)  # (b, num_heads, num_tokens, head_dim)
 
         # Compute scaled dot-product attention (aka self-attention) with a causal mask
-        attn_scores = queries @ keys.transpose(2, 3)  # Dot product for each head: (b, num_heads, num_tokens, num_tokens)
+        attn_scores = queries @ keys.transpose(2, 3)  # Dot product for each head: (b, num_heads, T, T)
 
         # Original mask truncated to the number of tokens and converted to boolean
         mask_bool = self.mask.bool()[:num_tokens, :num_tokens]

@@ -40,12 +40,10 @@ def set_rng_state(state):
 
 
 def save_checkpoint(path, model, optimizer, step, **extra):
-    """save_checkpoint("run/checkpoint.pt", model, optimizer, 500, config=cfg): keys model, optimizer, step, rng, config"""
+    """save_checkpoint(path, model, optimizer, 500, config=cfg): keys model, optimizer, step, rng, config"""
     # The book saves "model_state_dict" and "optimizer_state_dict"; `learn` reads "model" and "config".
-    torch.save(
-        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": get_rng_state(), **extra},
-        path,
-    )
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": get_rng_state()}
+    torch.save({**state, **extra}, path)
 
 
 def load_checkpoint(path, model, optimizer):

@@ -1,5 +1,5 @@
-"""Chapter 6 as the book writes it: SpamDataset, calc_accuracy_loader, calc_loss_batch,
-calc_loss_loader, evaluate_model, train_classifier_simple, classify_review."""
+"""Chapter 6 as the book writes it: SpamDataset, the classifier head (section 6.5), calc_loss_batch on the
+last token, calc_accuracy_loader, train_classifier_simple and classify_review."""
 
 import csv
 
@@ -8,10 +8,13 @@ from torch.utils.data import Dataset
 
 
 class SpamDataset(Dataset):
+    """Texts of a Label,Text CSV file, encoded, cut to max_length and padded with pad_token_id."""
+
     def __init__(self, csv_file, tokenizer, max_length=None, pad_token_id=50256):
-        # the book reads the file with pandas (pd.read_csv); the csv module reads the same rows
-        with open(csv_file, newline="", encoding="utf-8") as f:
-            self.data = list(csv.DictReader(f))
+        """Texts [5, 6, 7] and [8], max_length=None -> [5, 6, 7] and [8, 50256, 50256]"""
+        # The book reads the file with pd.read_csv; pandas is not among the course's packages.
+        with open(csv_file, newline="", encoding="utf-8") as file:
+            self.data = list(csv.DictReader(file))
 
         # Pre-tokenize texts
         self.encoded_texts = [tokenizer.encode(row["Text"]) for row in self.data]
@@ -29,6 +32,7 @@ class SpamDataset(Dataset):
         ]
 
     def __getitem__(self, index):
+        """dataset[1] -> (tensor([8, 50256, 50256]), tensor(0))"""
         encoded = self.encoded_texts[index]
         label = int(self.data[index]["Label"])
         return (torch.tensor(encoded, dtype=torch.long), torch.tensor(label, dtype=torch.long))
@@ -37,6 +41,7 @@ class SpamDataset(Dataset):
         return len(self.data)
 
     def _longest_encoded_length(self):
+        """[5, 6, 7] and [8] -> 3"""
         max_length = 0
         for encoded_text in self.encoded_texts:
             encoded_length = len(encoded_text)
@@ -46,18 +51,24 @@ class SpamDataset(Dataset):
 
 
 def prepare_classifier(model, num_classes=2):
-    # the book does this at the top level of its script, with BASE_CONFIG["emb_dim"] for the width
+    """Section 6.5's steps as one function: GPT-2 124M -> last block, final norm and a 2-class head trainable"""
     for param in model.parameters():
         param.requires_grad = False
-    model.out_head = torch.nn.Linear(in_features=model.tok_emb.weight.shape[1], out_features=num_classes)
+
+    # The book writes in_features=BASE_CONFIG["emb_dim"]; the model's own width is the same number.
+    model.out_head = torch.nn.Linear(in_features=model.out_head.in_features, out_features=num_classes)
+
     for param in model.trf_blocks[-1].parameters():
         param.requires_grad = True
+
     for param in model.final_norm.parameters():
         param.requires_grad = True
+
     return model
 
 
 def calc_accuracy_loader(data_loader, model, device, num_batches=None):
+    """Predictions [1, 0, 1] for labels [1, 1, 1] -> 0.6667"""
     model.eval()
     correct_predictions, num_examples = 0, 0
 
@@ -70,8 +81,8 @@ def calc_accuracy_loader(data_loader, model, device, num_batches=None):
             input_batch, target_batch = input_batch.to(device), target_batch.to(device)
 
             with torch.no_grad():
-                logits = model(input_batch)[:, -1, :]  # Logits of last output token
-            predicted_labels = torch.argmax(logits, dim=-1)
+                logits = model(input_batch)[:, -1, :]  # Logits of last output token: (B, num_classes)
+            predicted_labels = torch.argmax(logits, dim=-1)  # (B,)
 
             num_examples += predicted_labels.shape[0]
             correct_predictions += (predicted_labels == target_batch).sum().item()
@@ -81,13 +92,15 @@ def calc_accuracy_loader(data_loader, model, device, num_batches=None):
 
 
 def calc_loss_batch(input_batch, target_batch, model, device):
+    """The last token's logits against the labels: inputs (2, 5) -> logits (2, 2) -> one loss"""
     input_batch, target_batch = input_batch.to(device), target_batch.to(device)
-    logits = model(input_batch)[:, -1, :]  # Logits of last output token
+    logits = model(input_batch)[:, -1, :]  # Logits of last output token: (B, num_classes)
     loss = torch.nn.functional.cross_entropy(logits, target_batch)
     return loss
 
 
 def calc_loss_loader(data_loader, model, device, num_batches=None):
+    """The mean loss over the first num_batches batches, as chapter 5's"""
     total_loss = 0.0
     if len(data_loader) == 0:
         return float("nan")
@@ -95,7 +108,6 @@ def calc_loss_loader(data_loader, model, device, num_batches=None):
         num_batches = len(data_loader)
     else:
         # Reduce the number of batches to match the total number of batches in the data loader
-        # if num_batches exceeds the number of batches in the data loader
         num_batches = min(num_batches, len(data_loader))
     for i, (input_batch, target_batch) in enumerate(data_loader):
         if i < num_batches:
@@ -107,6 +119,7 @@ def calc_loss_loader(data_loader, model, device, num_batches=None):
 
 
 def evaluate_model(model, train_loader, val_loader, device, eval_iter):
+    """(train loss, val loss) over eval_iter batches, in eval mode"""
     model.eval()
     with torch.no_grad():
         train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
@@ -116,6 +129,7 @@ def evaluate_model(model, train_loader, val_loader, device, eval_iter):
 
 
 def train_classifier_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter):
+    """2 epochs of 3 batches of 4, eval_freq=2 -> 3 losses each, 2 accuracies each, 24 examples seen"""
     # Initialize lists to track losses and examples seen
     train_losses, val_losses, train_accs, val_accs = [], [], [], []
     examples_seen, global_step = 0, -1
@@ -142,8 +156,7 @@ def train_classifier_simple(model, train_loader, val_loader, optimizer, device, 
         # Calculate accuracy after each epoch
         train_accuracy = calc_accuracy_loader(train_loader, model, device, num_batches=eval_iter)
         val_accuracy = calc_accuracy_loader(val_loader, model, device, num_batches=eval_iter)
-        print(f"Training accuracy: {train_accuracy*100:.2f}% | ", end="")
-        print(f"Validation accuracy: {val_accuracy*100:.2f}%")
+        print(f"Training accuracy: {train_accuracy*100:.2f}% | Validation accuracy: {val_accuracy*100:.2f}%")
         train_accs.append(train_accuracy)
         val_accs.append(val_accuracy)
 
@@ -151,12 +164,13 @@ def train_classifier_simple(model, train_loader, val_loader, optimizer, device, 
 
 
 def classify_review(text, model, tokenizer, device, max_length=None, pad_token_id=50256):
+    """max_length=4, "Hi" -> [17250] is run as [[17250, 50256, 50256, 50256]] -> "spam" or "not spam" """
     model.eval()
 
     # Prepare inputs to the model
     input_ids = tokenizer.encode(text)
     supported_context_length = model.pos_emb.weight.shape[0]
-    # the book asserts max_length is not None; this course's lessons cut to the context length then
+    # The book's min(max_length, ...) fails on max_length=None; the lesson reads None as no padding.
     if max_length is None:
         max_length = min(len(input_ids), supported_context_length)
 
@@ -165,11 +179,11 @@ def classify_review(text, model, tokenizer, device, max_length=None, pad_token_i
 
     # Pad sequences to the longest sequence
     input_ids += [pad_token_id] * (max_length - len(input_ids))
-    input_tensor = torch.tensor(input_ids, device=device).unsqueeze(0)  # add batch dimension
+    input_tensor = torch.tensor(input_ids, device=device).unsqueeze(0)  # add batch dimension: (1, T)
 
     # Model inference
     with torch.no_grad():
-        logits = model(input_tensor)[:, -1, :]  # Logits of the last output token
+        logits = model(input_tensor)[:, -1, :]  # Logits of the last output token: (1, num_classes)
     predicted_label = torch.argmax(logits, dim=-1).item()
 
     # Return the classified result

@@ -1,11 +1,12 @@
-"""Chapter 7 as the book writes it: format_input, InstructionDataset, custom_collate_fn, and
-chapter 5's calc_loss_batch; mask_prompt_targets follows the book's exercise 7.2."""
+"""Chapter 7 as the book writes it: format_input, InstructionDataset, custom_collate_fn."""
 
 import torch
 from torch.utils.data import Dataset
 
 
 def format_input(entry):
+    """The Alpaca prompt: {"instruction": "Name a color.", "input": ""}
+    -> "Below is an instruction ... the request.\\n\\n### Instruction:\\nName a color." """
     instruction_text = (
         f"Below is an instruction that describes a task. "
         f"Write a response that appropriately completes the request."
@@ -18,12 +19,15 @@ def format_input(entry):
 
 
 class InstructionDataset(Dataset):
+    """Each entry's prompt and response as one list of ids; prompt_lengths for masking (exercise 7.2)."""
+
     def __init__(self, data, tokenizer):
+        """2 entries -> len(dataset) == 2, dataset[0] a list of ints"""
         self.data = data
 
         # Pre-tokenize texts
         self.encoded_texts = []
-        self.prompt_lengths = []  # the book's exercise 7.2 solution calls them instruction_lengths
+        self.prompt_lengths = []  # the book's exercise 7.2 keeps these as instruction_lengths
         for entry in data:
             instruction_plus_input = format_input(entry)
             response_text = f"\n\n### Response:\n{entry['output']}"
@@ -39,6 +43,7 @@ class InstructionDataset(Dataset):
 
 
 def custom_collate_fn(batch, pad_token_id=50256, ignore_index=-100, allowed_max_length=None, device="cpu"):
+    """[[0, 1, 2, 3, 4], [5, 6], [7, 8, 9]] -> targets [[1, 2, 3, 4, 50256], [6, 50256, -100, -100, -100], ...]"""
     # Find the longest sequence in the batch
     batch_max_length = max(len(item) + 1 for item in batch)
 
@@ -69,22 +74,23 @@ def custom_collate_fn(batch, pad_token_id=50256, ignore_index=-100, allowed_max_
         targets_lst.append(targets)
 
     # Convert list of inputs and targets to tensors and transfer to target device
-    inputs_tensor = torch.stack(inputs_lst).to(device)
-    targets_tensor = torch.stack(targets_lst).to(device)
+    inputs_tensor = torch.stack(inputs_lst).to(device)  # (B, T)
+    targets_tensor = torch.stack(targets_lst).to(device)  # (B, T)
 
     return inputs_tensor, targets_tensor
 
 
 def mask_prompt_targets(targets, prompt_lengths, ignore_index=-100):
-    # the book's exercise 7.2 masks inside its collate function: targets[:instruction_length - 1] = -100
-    targets = targets.clone()
-    for i, instruction_length in enumerate(prompt_lengths):
-        targets[i, : instruction_length - 1] = ignore_index
-    return targets
+    """Exercise 7.2's masking: targets [[11, 12, 13, 14]], prompt_lengths [3] -> [[-100, -100, 13, 14]]"""
+    masked = targets.clone()
+    for i, prompt_length in enumerate(prompt_lengths):
+        masked[i, : prompt_length - 1] = ignore_index  # target j predicts token j + 1
+    return masked
 
 
 def calc_loss_batch(input_batch, target_batch, model, device):
+    """Cross-entropy over every token; targets of -100 are left out (given: chapter 5's)."""
     input_batch, target_batch = input_batch.to(device), target_batch.to(device)
-    logits = model(input_batch)
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())
+    logits = model(input_batch)  # (B, T, V)
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())  # (B*T, V), (B*T,)
     return loss
