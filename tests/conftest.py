@@ -105,9 +105,10 @@ def pack_by_stage(items: list[tuple]) -> list[list[tuple]]:
     return groups
 
 
-def finetune_files(folder: Path, impl: str | Path) -> Path:
+def finetune_files(folder: Path, impl: str | Path, *more) -> Path:
     """In `folder`: made-up words (words.txt), a tiny `learn pretrain` run of `impl` on them
-    (pretrained/), 30 spam and 70 ham texts in the UCI layout (spam.tsv), and 30 instructions."""
+    (pretrained/; `more` are further options), 30 spam and 70 ham texts in the UCI layout
+    (spam.tsv), and 30 instructions."""
     from typer.testing import CliRunner
 
     rng = random.Random(0)
@@ -115,7 +116,7 @@ def finetune_files(folder: Path, impl: str | Path) -> Path:
     text = folder / "words.txt"
     text.write_text(" ".join(rng.choice(words + SPAM + HAM) for _ in range(4000)), encoding="utf-8")
     args = ["pretrain", "--impl", impl, "--data", text, "--model", "tiny", "--vocab-size", 300, "--context-length", 192,
-            "--batch-size", 4, "--max-steps", 2, "--run", folder / "pretrained", "--json"]  # fmt: skip
+            "--batch-size", 4, "--max-steps", 2, "--run", folder / "pretrained", "--json", *more]  # fmt: skip
     result = CliRunner().invoke(cli.app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     lines = [f"spam\t{' '.join(rng.choices(SPAM, k=rng.randint(3, 8)))}" for _ in range(30)]
