@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -11,10 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from learn import ROOT, manifest
+from learn import ROOT, cli, manifest
 
 SOLUTIONS = ROOT / "solutions"
 VARIANTS = Path(__file__).parent / "variants"
+BOOK = Path(__file__).parent / "book"
+PRETRAIN_KEYS = {"val_loss", "val_ppl", "val_bpb", "train_loss", "tokens_per_second", "steps", "tokens_seen", "seconds",
+                 "parameters", "config", "data", "tokenizer", "time", "planned_steps", "slowdown"}  # fmt: skip
+PRETRAIN_TIME = {"tokenizer", "training", "evaluations", "final_evaluation", "samples"}  # where a run's seconds went
+SPAM = "win cash prize free call now claim urgent txt offer reply stop".split()
+HAM = "see you at lunch later ok home mum love tonight dinner sorry".split()
 
 
 def ready_stages() -> list[manifest.Stage]:
@@ -40,6 +48,20 @@ def copy_solutions(dest: Path) -> Path:
     for s in ready_stages():
         shutil.copytree(SOLUTIONS / s.package, dest / s.package, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
+
+
+def overlaid(dest: Path, overlays: Path) -> Path:
+    """A tree of the reference solutions overlaid with `overlays`' packages: one with its own
+    __init__.py replaces the stage's package (tests/variants); one without replaces only the
+    files it holds, the learner's (tests/book)."""
+    tree = copy_solutions(dest)
+    for stage in ready_stages():
+        package = overlays / stage.package / stage.package
+        if (package / "__init__.py").is_file():
+            shutil.rmtree(tree / stage.package)
+        if package.is_dir():
+            shutil.copytree(package, tree / stage.package, dirs_exist_ok=True)
+    return tree
 
 
 def mutate(tree: Path, stage: manifest.Stage, mutant) -> None:
@@ -81,3 +103,28 @@ def pack_by_stage(items: list[tuple]) -> list[list[tuple]]:
             groups.append(group := [])
         group.append((stage, thing))
     return groups
+
+
+def finetune_files(folder: Path, impl: str | Path, *more) -> Path:
+    """In `folder`: made-up words (words.txt), a tiny `learn pretrain` run of `impl` on them
+    (pretrained/; `more` are further options), 30 spam and 70 ham texts in the UCI layout
+    (spam.tsv), and 30 instructions."""
+    from typer.testing import CliRunner
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 7))) for _ in range(200)]
+    text = folder / "words.txt"
+    text.write_text(" ".join(rng.choice(words + SPAM + HAM) for _ in range(4000)), encoding="utf-8")
+    args = ["pretrain", "--impl", impl, "--data", text, "--model", "tiny", "--vocab-size", 300, "--context-length", 192,
+            "--batch-size", 4, "--max-steps", 2, "--run", folder / "pretrained", "--json", *more]  # fmt: skip
+    result = CliRunner().invoke(cli.app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    lines = [f"spam\t{' '.join(rng.choices(SPAM, k=rng.randint(3, 8)))}" for _ in range(30)]
+    lines += [f"ham\t{' '.join(rng.choices(HAM, k=rng.randint(3, 8)))}" for _ in range(70)]
+    rng.shuffle(lines)
+    (folder / "spam.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    entries = [{"instruction": f"Say {w}.", "input": "", "output": w} for w in words[:20]]
+    entries += [{"instruction": "Name the first word.", "input": f"{a} {b}", "output": a}
+                for a, b in zip(words[20:30], words[30:40])]
+    (folder / "instructions.json").write_text(json.dumps(entries), encoding="utf-8")
+    return folder

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import copy_solutions
+from conftest import copy_solutions, finetune_files
 from learn import cli, data, tasks
 from learn.cli import finetune
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
-SPAM = "win cash prize free call now claim urgent txt offer reply stop".split()
-HAM = "see you at lunch later ok home mum love tonight dinner sorry".split()
 
 
 def learn(*args):
@@ -37,23 +34,7 @@ def one_line(result, said: str, code: int = 2) -> None:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A tiny pretraining run, 30 spam and 70 ham texts in the UCI layout, and 30 instructions."""
-    folder = tmp_path_factory.mktemp("finetune")
-    rng = random.Random(0)
-    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 7))) for _ in range(200)]
-    text = folder / "words.txt"
-    text.write_text(" ".join(rng.choice(words + SPAM + HAM) for _ in range(4000)), encoding="utf-8")
-    result = learn("pretrain", "--impl", "solutions", "--data", text, "--model", "tiny", "--vocab-size", 300,
-                   "--context-length", 192, "--batch-size", 4, "--max-steps", 2, "--run", folder / "pretrained", "--json")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    lines = [f"spam\t{' '.join(rng.choices(SPAM, k=rng.randint(3, 8)))}" for _ in range(30)]
-    lines += [f"ham\t{' '.join(rng.choices(HAM, k=rng.randint(3, 8)))}" for _ in range(70)]
-    rng.shuffle(lines)
-    (folder / "spam.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    entries = [{"instruction": f"Say {w}.", "input": "", "output": w} for w in words[:20]]
-    entries += [{"instruction": "Name the first word.", "input": f"{a} {b}", "output": a} for a, b in zip(words[20:30], words[30:40])]
-    (folder / "instructions.json").write_text(json.dumps(entries), encoding="utf-8")
-    return folder
+    return finetune_files(tmp_path_factory.mktemp("finetune"), "solutions")
 
 
 def classify_run(files, run, *more):

@@ -18,12 +18,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import PRETRAIN_KEYS as KEYS, PRETRAIN_TIME as TIME
 from learn import ROOT, cli
 
 runner = CliRunner()
-KEYS = {"val_loss", "val_ppl", "val_bpb", "train_loss", "tokens_per_second", "steps", "tokens_seen", "seconds",
-        "parameters", "config", "data", "tokenizer", "time", "planned_steps", "slowdown"}  # fmt: skip
-TIME = {"tokenizer", "training", "evaluations", "final_evaluation", "samples"}  # where a run's seconds went
 
 
 def learn(*args):

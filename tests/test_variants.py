@@ -1,33 +1,34 @@
 """A second, independently written correct implementation of each stage passes every check:
-the checks grade behaviour, not our way of writing it.
+the checks grade behaviour, not our way of writing it. So does each stage written the way the
+book writes it (tests/book), for the book's published code is the code learners write most.
 
-The variants are graded together, in one tree and one judge (as `learn gradebook` grades a
-submission): each is correct, so they may build on one another (stage 4's variant model on stage
-3's variant attention), which proves a little more than each beside the reference would.
+Each tree is graded together, in one judge (as `learn gradebook` grades a submission): each stage
+is correct, so they may build on one another (stage 4's variant model on stage 3's variant
+attention), which proves a little more than each beside the reference would.
 """
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import VARIANTS, copy_solutions, ready_stages
+from conftest import BOOK, VARIANTS, overlaid, ready_stages
 from learn.judge.grader import grade_stages
 
+TREES = {"variants": VARIANTS, "book": BOOK}
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
-    tree = copy_solutions(tmp_path_factory.mktemp("variants"))
-    stages = [s for s in ready_stages() if (VARIANTS / s.package / s.package).is_dir()]
-    for stage in stages:
-        shutil.rmtree(tree / stage.package)
-        shutil.copytree(VARIANTS / stage.package / stage.package, tree / stage.package)
-    return {r.stage: r for r in grade_stages(stages, tree)}
+
+@pytest.fixture(scope="module", params=TREES)
+def graded(request, tmp_path_factory) -> tuple:
+    overlays = TREES[request.param]
+    tree = overlaid(tmp_path_factory.mktemp(request.param), overlays)
+    stages = [s for s in ready_stages() if (overlays / s.package / s.package).is_dir()]
+    return overlays, {r.stage: r for r in grade_stages(stages, tree)}
 
 
 @pytest.mark.parametrize("stage", ready_stages(), ids=lambda s: s.id)
-def test_variant_passes_every_check(stage, graded):
-    assert (VARIANTS / stage.package / stage.package).is_dir(), f"no variant for {stage.id} in {VARIANTS / stage.package}"
-    failed = {c.name: c.message for c in graded[stage.id].checks if not c.passed}
+def test_passes_every_check(stage, graded):
+    overlays, results = graded
+    package = overlays / stage.package
+    assert (package / stage.package).is_dir(), f"no {overlays.name} tree for {stage.id} in {package}"
+    failed = {c.name: c.message for c in results[stage.id].checks if not c.passed}
     assert not failed, failed
