@@ -32,6 +32,11 @@ MUTANTS = [
            ("classifier_loop_counts_examples",)),
     Mutant("review_not_padded", "classify.py", "    input_ids += [pad_token_id] * (max_length - len(input_ids))\n", "",
            ("classify_review_pads_like_the_dataset",)),
+    # learn finetune calls evaluate_model itself; the book's loop sets train mode each epoch, which hides these
+    Mutant("evaluate_leaves_eval_mode", "classify.py", "num_batches=eval_iter)\n    model.train()\n", "num_batches=eval_iter)\n",
+           ("classifier_loop_counts_examples",)),
+    Mutant("evaluate_in_train_mode", "classify.py", "    model.eval()\n    with torch.no_grad():\n        train_loss",
+           "    with torch.no_grad():\n        train_loss", ("classifier_loop_counts_examples",)),
     # Instruction fine-tuning (chapter 7)
     Mutant("pads_all_ignored", "instruct.py", "targets[indices[1:]] = ignore_index", "targets[indices] = ignore_index",
            ("collate_pads_shifts_and_ignores", "collate_truncates_to_allowed_max_length")),
