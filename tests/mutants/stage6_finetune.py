@@ -78,6 +78,11 @@ MUTANTS = [
            ("lora_adds_scaled_low_rank_update", "replace_linear_with_lora_reaches_every_linear")),
     Mutant("lora_without_the_linear_layer", "lora.py", "return self.linear(x) + self.lora(x)", "return self.lora(x)",
            ("lora_fresh_layer_changes_nothing", "lora_adds_scaled_low_rank_update", "replace_linear_with_lora_reaches_every_linear")),
+    # right values, no gradient: learn finetune --lora would train nothing, or miss the path through the update
+    Mutant("lora_update_detached", "lora.py", "return (self.alpha / self.rank) * (x @ self.A @ self.B)",
+           "return (self.alpha / self.rank) * (x @ self.A @ self.B).detach()", ("lora_adds_scaled_low_rank_update",)),
+    Mutant("lora_input_detached", "lora.py", "return self.linear(x) + self.lora(x)", "return self.linear(x) + self.lora(x.detach())",
+           ("lora_adds_scaled_low_rank_update",)),
     Mutant("lora_not_recursive", "lora.py", "            replace_linear_with_lora(module, rank, alpha)\n", "            pass\n",
            ("replace_linear_with_lora_reaches_every_linear", "lora_trainable_parameter_counts")),
     Mutant("lora_frozen_like_the_model", "lora.py", "self.lora = LoRALayer(linear.in_features, linear.out_features, rank, alpha)",
