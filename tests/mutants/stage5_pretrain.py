@@ -106,4 +106,9 @@ MUTANTS = [
     # A short last batch of the windows left over.
     Mutant("short_last_batch_kept", "checkpoint.py", "    for b in range(start, len(dataset) // batch_size):\n",
            "    for b in range(start, -(-len(dataset) // batch_size)):\n", ("epoch_batches_seeded_and_resumable",)),
+    # learn pretrain --resume reads the run's state back from load_checkpoint: its config, schedule, losses
+    Mutant("checkpoint_drops_extras", "checkpoint.py", '        "rng": get_rng_state(),\n        **extra,\n',
+           '        "rng": get_rng_state(),\n', ("resume_is_bit_exact",)),
+    Mutant("load_returns_only_step", "checkpoint.py", "    set_rng_state(checkpoint[\"rng\"])\n    return checkpoint\n",
+           "    set_rng_state(checkpoint[\"rng\"])\n    return {\"step\": checkpoint[\"step\"]}\n", ("resume_is_bit_exact",)),
 ]
