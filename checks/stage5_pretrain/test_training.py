@@ -176,6 +176,14 @@ def probe_step(learner, table, bias, micro, lr, scale):
     return [floats([loss], "train_step(...)")[0], model.weights()]
 
 
+def probe_clipped_step(learner, table, bias, micro, lr, scale):
+    """train_step as learn pretrain calls it after warm-up: precision positional, max_norm=1.0."""
+    step = need_fn(learner, "train_step")
+    model = Table(table, bias, scale)
+    step(model, loader(micro), SGD(model.groups(), lr=lr), "cpu", "fp32", max_norm=1.0)
+    return model.weights()
+
+
 def probe_autocast(learner, vocab, emb, x, y):
     ctx, step = need_fn(learner, "autocast_context"), need_fn(learner, "train_step")
     torch.manual_seed(0)
@@ -439,6 +447,17 @@ def test_clipping_after_warmup_recomputed():
     got = answers(got, 4, "train_model(...): (train_losses, val_losses, track_tokens_seen, track_lrs)")
     same_weights(weights, w, f"the weights after train_model (SGD; clip to norm 1.0 from global_step == {warmup} on)")
     expect_near_list(got[0], expected[0], "train_losses")
+    # train_step itself, as learn pretrain calls it after warm-up: the sum of k micro-batches' gradients clipped once
+    micro = drawn_batches(r, vocab, r.randint(2, 3), 2, 4)
+    x, y = [row for a, _ in micro for row in a], [row for _, b in micro for row in b]  # (k*2, T): the whole batch
+    _, gw, gb = loss_and_grads(table, bias, x, y, scale)
+    norm = math.sqrt(sum(g * g for row in gw for g in row) + sum(g * g for g in gb))
+    factor = min(1.0, 1.0 / (norm + 1e-6))
+    expected = sgd_step(table, bias, [[g * factor for g in row] for row in gw], [g * factor for g in gb], peak)
+    got = run(probe_clipped_step, table=table, bias=bias, micro=micro, lr=peak, scale=scale)
+    same_weights(got, expected, f"the weights after train_step(model, {len(micro)} micro-batches, optimizer, 'cpu', "
+                 f"'fp32', max_norm=1.0) (SGD; the summed gradients, norm {norm:.3g}, clipped to 1.0 once, after the "
+                 "last backward)")  # fmt: skip
 
 
 def test_accumulation_matches_big_batch():

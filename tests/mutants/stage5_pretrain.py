@@ -111,4 +111,11 @@ MUTANTS = [
            '        "rng": get_rng_state(),\n', ("resume_is_bit_exact",)),
     Mutant("load_returns_only_step", "checkpoint.py", "    set_rng_state(checkpoint[\"rng\"])\n    return checkpoint\n",
            "    set_rng_state(checkpoint[\"rng\"])\n    return {\"step\": checkpoint[\"step\"]}\n", ("resume_is_bit_exact",)),
+    # learn pretrain clips through train_step(..., max_norm=1.0) after warm-up
+    Mutant("train_step_ignores_max_norm", "step.py",
+           "    if max_norm is not None:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)\n", "",
+           ("clipping_after_warmup_recomputed",)),
+    Mutant("train_step_clips_each_micro_batch", "step.py",
+           "        total += loss.item()\n    if max_norm is not None:\n        torch",
+           "        total += loss.item()\n        if max_norm is not None:\n            torch", ("clipping_after_warmup_recomputed",)),
 ]
