@@ -23,7 +23,8 @@ _FIRST_SEEN_TRAINER = '''        num_merges = vocab_size - 256 - len(special_tok
 '''
 # Steps 1 to 3 of train, to swap in the plain trainer that recounts every chunk as often as it occurs.
 _COUNTING = _BPE[_BPE.index("        # 1. Pre-tokenize") : _BPE.index("        self.merges = merges\n")]
-_PER_OCCURRENCE_TRAINER = '''        parts = [part for part in self._split_special(text, set(special_tokens)) if part not in special_tokens]
+_PER_OCCURRENCE_TRAINER = '''\
+        parts = [part for part in self._split_special(text, set(special_tokens)) if part not in special_tokens]
         words = [list(c.encode("utf-8")) for part in parts for c in self.compiled_pattern.findall(part)]
         merges = {}
         for i in range(num_merges):
