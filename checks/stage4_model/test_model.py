@@ -92,6 +92,31 @@ def _load(module, weights: dict) -> bool:
     return True
 
 
+class OneDevice(TorchFunctionMode):
+    """cuda's rule on the meta device, which lets an embedding look up CPU ids: every tensor a call
+    gets (but 0-dim ones) is on one device."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        devices = {a.device for a in [*args, *kwargs.values()] if isinstance(a, torch.Tensor) and a.dim() > 0}
+        if len(devices) > 1:
+            raise RuntimeError(f"{getattr(func, '__name__', func)}: tensors on {sorted(map(str, devices))}")
+        return func(*args, **kwargs)
+
+
+def probe_meta_forward(learner, cfg, shape):
+    """GPTModel moved to the meta device, as learn pretrain moves it to cuda or mps, on ids there:
+    what it made in forward (positions, masks) must follow in_idx.device. The logits' shape and device."""
+    model = learner.GPTModel(dict(cfg)).to("meta").eval()
+    try:
+        with torch.no_grad(), OneDevice():
+            out = model(torch.zeros(shape, dtype=torch.long, device="meta"))
+    except RuntimeError as e:  # a CPU tensor made in forward meets the meta ones
+        return {"error": short(str(e), 160)}
+    expect(isinstance(out, torch.Tensor), "GPTModel(...) on the meta device returns", "a tensor", type(out).__name__)
+    return {"shape": list(out.shape), "device": out.device.type}
+
+
 def probe_modules(learner, specs):
     """For each spec: build the learner's module (torch seeded first), read its parameters' names
     and shapes (and values, where asked), load the judge's weights if any, and call forward on each
@@ -525,6 +550,11 @@ def test_logits_shape():
         for (ids, _, _), out in zip(s["calls"], res["outputs"]):
             b, t = ids.shape
             output(out, (b, t, cfg["vocab_size"]), f"GPTModel({describe(cfg)}) on ids of shape {(b, t)}: logits (B, T, vocab_size)")
+    cfg, shape = configs[1], (2, r.randrange(1, configs[1]["context_length"] + 1))
+    got = expect_type(run(probe_meta_forward, cfg=cfg, shape=shape), dict, "the forward on the meta device")
+    what = f"GPTModel({describe(cfg)}).to('meta') on meta ids of shape {shape} (as on cuda or mps)"
+    expect("error" not in got, what, "logits on in_idx.device (positions made there)", got.get("error"))
+    expect_equal([got.get("shape"), got.get("device")], [[*shape, cfg["vocab_size"]], "meta"], f"{what}: shape, device")
 
 
 def test_model_is_causal():

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import random
 
-from learn.judge.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list, flat, plain_tensor, rng,
-                                  run, short, tensor_data)
+from learn.judge.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list,
+                                  expect_type, flat, plain_tensor, rng, run, short, tensor_data)
 
 PKG = "stage5_pretrain"
 
@@ -176,6 +176,14 @@ def probe_step(learner, table, bias, micro, lr, scale):
     return [floats([loss], "train_step(...)")[0], model.weights()]
 
 
+def probe_clipped_step(learner, table, bias, micro, lr, scale):
+    """train_step as learn pretrain calls it after warm-up: precision positional, max_norm=1.0."""
+    step = need_fn(learner, "train_step")
+    model = Table(table, bias, scale)
+    step(model, loader(micro), SGD(model.groups(), lr=lr), "cpu", "fp32", max_norm=1.0)
+    return model.weights()
+
+
 def probe_autocast(learner, vocab, emb, x, y):
     ctx, step = need_fn(learner, "autocast_context"), need_fn(learner, "train_step")
     torch.manual_seed(0)
@@ -191,21 +199,32 @@ def probe_autocast(learner, vocab, emb, x, y):
     return [bf16, fp32, list(model.seen), sorted({str(p.dtype) for p in model.parameters()})]
 
 
-def probe_resume(learner, table, bias, other, batches, split, seed):
+def probe_resume(learner, table, bias, other, batches, split, seed, extra):
     """Train with dropout and momentum, checkpoint after `split` steps and go on; then resume in a
-    fresh model and optimizer, after other draws from every generator."""
+    fresh model and optimizer, after other draws from every generator. Saved as learn pretrain saves:
+    a str path of an existing file, config and the run's other entries as keywords; the file read
+    back as learn generate reads it (torch.load, weights_only, mmap): its "model" and "config"."""
     import tempfile
     from pathlib import Path
 
     step = need_fn(learner, "train_step")
     save, load = need_fn(learner, "save_checkpoint"), need_fn(learner, "load_checkpoint")
-    folder, batches = Path(tempfile.mkdtemp()), loader(batches)
+    path, batches = Path(tempfile.mkdtemp()) / "ckpt.pt", loader(batches)
+    path.touch()
     torch.manual_seed(seed)
     model = Table(table, bias, 1.0, drop=0.5)
     optimizer = SGD(model.groups(), lr=0.1, momentum=0.9)
     for b in batches[:split]:
         step(model, [b], optimizer, "cpu")
-    save(folder / "ckpt.pt", model, optimizer, split)
+    at_save = {k: plain_tensor(v, k) for k, v in model.state_dict().items()}
+    save(str(path), model, optimizer, split, **extra)
+    stored = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    expect(isinstance(stored, dict) and isinstance(stored.get("model"), dict),
+           "the file save_checkpoint wrote, read by torch.load", 'a dict whose "model" is model.state_dict()',
+           short(stored, 60))  # fmt: skip
+    kept = {k: stored["model"].get(k) for k in at_save}
+    kept = {k: plain_tensor(v, k) if isinstance(v, torch.Tensor) else None for k, v in kept.items()}
+    stored = [kept, at_save, stored.get("config")]
     straight = floats([step(model, [b], optimizer, "cpu") for b in batches[split:]], "train_step(...)")
 
     torch.manual_seed(seed + 1)
@@ -213,10 +232,10 @@ def probe_resume(learner, table, bias, other, batches, split, seed):
     fresh = Table(other, [-v for v in bias], 1.0, drop=0.5)
     optimizer = SGD(fresh.groups(), lr=0.1, momentum=0.9)
     torch.rand(7)
-    ckpt = load(folder / "ckpt.pt", fresh, optimizer)
+    ckpt = load(str(path), fresh, optimizer)
     resumed = floats([step(fresh, [b], optimizer, "cpu") for b in batches[split:]], "train_step(...)")
-    got_step = ckpt.get("step") if isinstance(ckpt, dict) else None
-    return [straight, resumed, model.weights(), fresh.weights(), got_step]
+    expect(isinstance(ckpt, dict), "load_checkpoint(...)", "the checkpoint's dict", short(ckpt, 60))
+    return [straight, resumed, model.weights(), fresh.weights(), {k: ckpt.get(k) for k in ["step", *extra]}, stored]
 
 
 def probe_overfit(learner, table, batch, steps):
@@ -428,6 +447,17 @@ def test_clipping_after_warmup_recomputed():
     got = answers(got, 4, "train_model(...): (train_losses, val_losses, track_tokens_seen, track_lrs)")
     same_weights(weights, w, f"the weights after train_model (SGD; clip to norm 1.0 from global_step == {warmup} on)")
     expect_near_list(got[0], expected[0], "train_losses")
+    # train_step itself, as learn pretrain calls it after warm-up: the sum of k micro-batches' gradients clipped once
+    micro = drawn_batches(r, vocab, r.randint(2, 3), 2, 4)
+    x, y = [row for a, _ in micro for row in a], [row for _, b in micro for row in b]  # (k*2, T): the whole batch
+    _, gw, gb = loss_and_grads(table, bias, x, y, scale)
+    norm = math.sqrt(sum(g * g for row in gw for g in row) + sum(g * g for g in gb))
+    factor = min(1.0, 1.0 / (norm + 1e-6))
+    expected = sgd_step(table, bias, [[g * factor for g in row] for row in gw], [g * factor for g in gb], peak)
+    got = run(probe_clipped_step, table=table, bias=bias, micro=micro, lr=peak, scale=scale)
+    same_weights(got, expected, f"the weights after train_step(model, {len(micro)} micro-batches, optimizer, 'cpu', "
+                 f"'fp32', max_norm=1.0) (SGD; the summed gradients, norm {norm:.3g}, clipped to 1.0 once, after the "
+                 "last backward)")  # fmt: skip
 
 
 def test_accumulation_matches_big_batch():
@@ -458,9 +488,26 @@ def test_resume_is_bit_exact():
     vocab = r.randint(5, 8)
     table, other, bias = drawn_table(r, vocab, vocab), drawn_table(r, vocab, vocab), drawn_table(r, 1, vocab)[0]
     batches, split = drawn_batches(r, vocab, 6, 2, 4), r.randint(2, 3)
-    got = run(probe_resume, table=table, bias=bias, other=other, batches=batches, split=split, seed=r.randint(0, 10**6))
-    straight, resumed, final, fresh, step = answers(got, 5, "the probe's results")
-    expect(step == split, "load_checkpoint(...)['step']", split, step)
+    config = {"vocab_size": vocab, "context_length": 4, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
+              "qkv_bias": False}  # fmt: skip
+    extra = {"config": config, "tokens_seen": split * 8, "total_steps": None, "warmup_steps": r.randint(1, 5),
+             "train_seconds": r.uniform(1, 99), "losses": [round(r.uniform(1, 5), 4) for _ in range(split)],
+             "evals": [[0, 0, 4.5, 4.75]], "lrs": [round(r.uniform(0, 1e-3), 6) for _ in range(split)]}  # fmt: skip
+    got = run(probe_resume, table=table, bias=bias, other=other, batches=batches, split=split, seed=r.randint(0, 10**6),
+              extra=extra)  # fmt: skip
+    straight, resumed, final, fresh, loaded, stored = answers(got, 6, "the probe's results")
+    loaded = expect_type(loaded, dict, "load_checkpoint(...)")
+    for key, value in {"step": split, **extra}.items():  # learn pretrain --resume goes on from these
+        expect_equal(loaded.get(key), value, f"load_checkpoint(...)[{key!r}] (saved as learn pretrain saves it: "
+                     f"save_checkpoint(path, model, optimizer, {split}, {key}=...))")  # fmt: skip
+    file_model, at_save, file_config = answers(stored, 3, "the file's entries")
+    file_model = expect_type(file_model, dict, 'the file\'s "model"')
+    at_save = expect_type(at_save, dict, "model.state_dict()")
+    for key, value in at_save.items():  # learn generate and learn finetune read the file themselves
+        expect(file_model.get(key) is not None and tensor_data(file_model[key], key) == tensor_data(value, key),
+               f'torch.load(the file)["model"][{key!r}]', "model.state_dict() at the save",
+               short(file_model.get(key), 60))  # fmt: skip
+    expect_equal(file_config, extra["config"], 'torch.load(the file)["config"], the config= it was given')
     for losses in (straight, resumed):
         answers(losses, len(batches) - split, "the losses of train_step(...) after the checkpoint")
     expect(straight == resumed, "losses after resuming (dropout on, momentum on, the RNG state restored)", short(straight), short(resumed))

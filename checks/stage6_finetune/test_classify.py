@@ -55,7 +55,10 @@ class PosTable(nn.Module):
             self.pos_emb.weight[:, : pos.shape[1]] = pos
         self.classes = pos.shape[1]
 
+        self.seen = []  # (model.training, grad enabled) at each forward pass
+
     def forward(self, idx):
+        self.seen.append((self.training, torch.is_grad_enabled()))
         return self.table[idx] + self.pos_emb.weight[: idx.shape[1], : self.classes]  # (B, T, C)
 
 
@@ -135,8 +138,25 @@ def probe_accuracy(learner, table, pos, batches, calls):
     return [number(fn(list(batches), model, "cpu", num_batches=n), "calc_accuracy_loader(...)") for n in calls]
 
 
+def probe_evaluate(learner, table, pos, train, val, eval_iter):
+    """classify.evaluate_model(model, train_loader, val_loader, "cpu", eval_iter) as learn finetune
+    calls it, on DataLoaders of the batches' texts and a stub in train mode: the two losses, what
+    the stub recorded at each forward pass, and model.training after."""
+    from torch.utils.data import DataLoader
+
+    def loader(batches):
+        return DataLoader([(x[i], y[i]) for x, y in batches for i in range(len(y))], batch_size=len(batches[0][1]))
+
+    model = PosTable(table, pos)
+    model.train()
+    got = need_fn(learner, "evaluate_model")(model, loader(train), loader(val), "cpu", eval_iter)
+    expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
+    return [[number(v, "evaluate_model(...)") for v in got], model.seen, model.training]
+
+
 def probe_loop(learner, table, pos, train, val, lr, epochs, eval_freq, eval_iter):
-    """train_classifier_simple with SGD(lr) on the stub: its five results and the weights after."""
+    """train_classifier_simple with SGD(lr) on the stub: its five results and the weights after;
+    then evaluate_model on DataLoaders (probe_evaluate)."""
     fn = need_fn(learner, "train_classifier_simple")
     model = PosTable(table, pos)
     optimizer = PlainSGD(model.parameters(), lr=lr)
@@ -144,7 +164,9 @@ def probe_loop(learner, table, pos, train, val, lr, epochs, eval_freq, eval_iter
     expect(isinstance(out, tuple) and len(out) == 5, "train_classifier_simple(...)",
            "(train_losses, val_losses, train_accs, val_accs, examples_seen)", short(out, 80))  # fmt: skip
     lists = [[number(v, "train_classifier_simple(...)") for v in values] for values in out[:4]]
-    return [lists, number(out[4], "examples_seen"), model.table.detach().clone(), model.pos_emb.weight[:, : model.classes].detach().clone()]
+    weights = [model.table.detach().clone(), model.pos_emb.weight[:, : model.classes].detach().clone()]
+    evaluated = probe_evaluate(learner, table, pos, train, val, eval_iter)
+    return [lists, number(out[4], "examples_seen"), *weights, evaluated]
 
 
 def probe_review(learner, table, pos, vocab, texts, max_length, pad_token_id):
@@ -336,7 +358,7 @@ def test_classifier_loop_counts_examples():
     train, val = draw_batches(g, r.randint(3, 4), b, t, vocab, classes), draw_batches(g, 2, b + 1, t, vocab, classes)
     epochs, eval_freq, eval_iter, lr = 2, r.randint(2, 3), r.randint(1, 2), 0.5
     got = run(probe_loop, table=table, pos=pos, train=train, val=val, lr=lr, epochs=epochs, eval_freq=eval_freq, eval_iter=eval_iter)
-    lists, seen, w_table, w_pos = answers(got, 4, "the probe's results")
+    lists, seen, w_table, w_pos, evaluated = answers(got, 5, "the probe's results")
     expected, expected_seen, w = replay(table, pos, train, val, lr, epochs, eval_freq, eval_iter)
     names = ["train_losses", "val_losses", "train_accs", "val_accs"]
     expect_near(seen, expected_seen, f"examples_seen after {epochs} epochs of {len(train)} batches of {b} texts (texts, not tokens)", atol=0, rtol=0)
@@ -345,6 +367,30 @@ def test_classifier_loop_counts_examples():
         expect_near_list(got_list, exp_list, f"{name} ({when}; eval_freq={eval_freq}, eval_iter={eval_iter})")
     expect_close(w_table, w[0].float(), "the stub's weights after training (SGD, one step per batch, loss of the last token)")
     expect_close(w_pos, w[1].float(), "the stub's position weights after training")
+    check_evaluate(evaluated, table, pos, train, val, eval_iter)
+
+
+def check_evaluate(got, table, pos, train, val, eval_iter):
+    """evaluate_model on DataLoaders, as learn finetune calls it: mean losses over eval_iter batches, in eval
+    mode without gradients, and train mode after."""
+    losses, seen, training = answers(got, 3, "evaluate_model's results")
+    losses = answers(losses, 2, "evaluate_model(...)")
+    for name, v, batches in zip(("train", "val"), losses, (train, val)):
+        used = batches[: min(eval_iter, len(batches))]
+        expected = sum(float(F.cross_entropy(readings(table, pos, x)["last"], y)) for x, y in used) / len(used)
+        expect_near(v, expected, f"evaluate_model(model, train_loader, val_loader, 'cpu', eval_iter={eval_iter}): "
+                    f"the {name} loss, the mean last-token loss of the loader's first {len(used)} batches")  # fmt: skip
+    passes = sum(min(eval_iter, len(b)) for b in (train, val))
+    expect(type(seen) is list and len(seen) == passes, "forward passes during evaluate_model", passes,
+           len(seen) if type(seen) is list else short(seen, 60))  # fmt: skip
+    expect(all(type(call) in (list, tuple) and len(call) == 2 and all(type(v) is bool for v in call) for call in seen),
+           "what the model recorded at each forward pass", "(model.training, grad enabled) pairs",
+           short(seen, 60))  # fmt: skip
+    expect(all(not tr for tr, _ in seen), "model.training during evaluate_model", "False (model.eval())",
+           [tr for tr, _ in seen])  # fmt: skip
+    expect(all(not gr for _, gr in seen), "gradients during evaluate_model", "off (torch.no_grad())",
+           [gr for _, gr in seen])  # fmt: skip
+    expect(training is True, "model.training after evaluate_model (the loop trains on)", True, training)
 
 
 def test_classify_review_pads_like_the_dataset():

@@ -178,7 +178,10 @@ def probe_lora(learner, cases):
             linear.weight.copy_(c["linear"]["weight"])
             if c["bias"]:
                 linear.bias.copy_(c["linear"]["bias"])
-        layer = learner.LinearWithLoRA(linear, c["rank"], c["alpha"])
+        if c.get("upstream") is not None:  # as learn finetune --lora: the model frozen first
+            linear.requires_grad_(False)
+        layer = learner.LinearWithLoRA(linear, rank=c["rank"], alpha=c["alpha"]) if c.get("keywords") else \
+            learner.LinearWithLoRA(linear, c["rank"], c["alpha"])
         bare = learner.LoRALayer(c["in"], c["out"], c["rank"], c["alpha"])
         res = {"layer": _params(layer), "bare": _params(bare), "loaded": True}
         if c["lora"] is not None:
@@ -187,8 +190,21 @@ def probe_lora(learner, cases):
         if res["loaded"]:
             res["outputs"] = forward_calls(layer, [[x, False, None] for x in c["xs"]], "LinearWithLoRA(...)(x)")
             res["bare_outputs"] = forward_calls(bare, [[x, False, None] for x in c["xs"]], "LoRALayer(...)(x)")
+        if res["loaded"] and c.get("upstream") is not None:
+            res["grads"] = backward(layer, c["xs"][-1], c["upstream"])
         results.append(res)
     return results
+
+
+def backward(layer, x, upstream) -> dict:
+    """The gradients of (layer(x) * upstream).sum() for x and every parameter (None where none came)."""
+    x = x.clone().requires_grad_(True)
+    layer.train()
+    out = layer(x)
+    expect(isinstance(out, torch.Tensor) and out.requires_grad, "LinearWithLoRA(...)(x) of a frozen linear layer",
+           "an output that back-propagates to A and B", short(out, 60))  # fmt: skip
+    (out * upstream).sum().backward()
+    return {"x": x.grad} | {str(n): p.grad for n, p in layer.named_parameters()}
 
 
 def probe_replace(learner, cfg, rank, alpha, weights, ids, seed):
@@ -467,7 +483,10 @@ def test_lora_adds_scaled_low_rank_update():
         linear = {"weight": torch.randn(n_out, n_in, generator=g)} | ({"bias": torch.randn(n_out, generator=g)} if bias else {})
         lora = {"A": torch.randn(n_in, rank, generator=g), "B": torch.randn(rank, n_out, generator=g)}
         xs = [torch.randn(3, n_in, generator=g), torch.randn(2, 4, n_in, generator=g)]
-        cases.append({"in": n_in, "out": n_out, "rank": rank, "alpha": alpha, "bias": bias, "linear": linear, "lora": lora, "xs": xs, "seed": r.randrange(2**31)})
+        upstream = torch.randn(2, 4, n_out, generator=g)  # d loss / d output, for the backward pass
+        cases.append({"in": n_in, "out": n_out, "rank": rank, "alpha": alpha, "bias": bias, "linear": linear,
+                      "lora": lora, "xs": xs, "seed": r.randrange(2**31), "upstream": upstream})  # fmt: skip
+    cases[1] |= {"alpha": float(cases[1]["alpha"]), "keywords": True}  # learn finetune --lora passes a float
     got = expect_type(run(probe_lora, cases=cases), list, "the probe's results")
     expect_equal(len(got), len(cases), "number of results")
     for c, res in zip(cases, got):
@@ -490,6 +509,32 @@ def test_lora_adds_scaled_low_rank_update():
                     unscaled = torch.allclose(got_out.double(), base + update, atol=1e-4, rtol=1e-4)
                     expect(False, f"{kind}(x) ({shown})", f"{'linear(x) + ' if base is plain else ''}scale * (x @ A @ B), scale = alpha = {c['alpha']} "
                            f"or alpha / rank = {c['alpha'] / c['rank']:.4g}", "the update without its scale" if unscaled else "other values")  # fmt: skip
+        scale = next(s for s in scales(c["alpha"], c["rank"]).values()
+                     if torch.allclose(outs[-1].double(), layer_oracle(c, s, c["xs"][-1])[0], atol=1e-4, rtol=1e-4))
+        check_lora_grads(res.get("grads"), c, what, scale)
+
+
+def layer_oracle(c, scale, x, grad=False):
+    """linear(x) + scale * (x @ A @ B) in float64, with x, A and B requiring grad when asked."""
+    x, a, b = (t.double().requires_grad_(grad) for t in (x, c["lora"]["A"], c["lora"]["B"]))
+    plain = F.linear(x, c["linear"]["weight"].double(), c["linear"]["bias"].double() if c["bias"] else None)
+    return plain + scale * (x @ a @ b), x, a, b  # (..., out)
+
+
+def check_lora_grads(grads, c, what, scale):
+    """Gradients of (layer(x) * upstream).sum() at the scale its outputs showed, the linear layer frozen:
+    A, B and x get theirs, as learn finetune --lora trains A and B of every layer through the frozen ones above."""
+    grads = expect_type(grads, dict, f"{what}: the gradients")
+    out, x, a, b = layer_oracle(c, scale, c["xs"][-1], grad=True)
+    want = dict(zip(("lora.A", "lora.B", "x"), torch.autograd.grad((out * c["upstream"].double()).sum(), (a, b, x))))
+    shown = f"{what}, its linear layer frozen: d(sum(layer(x) * u))/d"
+    for name, expected in want.items():
+        got = grads.get(name)
+        expect(type(got) is torch.Tensor, f"{shown}{name}", "a gradient (the update back-propagates)", short(got, 60))
+        expect_close(got, expected.float(), f"{shown}{name}")
+    for name in (f"linear.{k}" for k in c["linear"]):
+        frozen = grads.get(name)
+        expect(frozen is None, f"{shown}{name}", "None (the linear layer stays frozen)", short(frozen, 60))
 
 
 def test_replace_linear_with_lora_reaches_every_linear():

@@ -21,6 +21,22 @@ _FIRST_SEEN_TRAINER = '''        num_merges = vocab_size - 256 - len(special_tok
         self.special_tokens = {s: 256 + num_merges + k for k, s in enumerate(special_tokens)}
         self.vocab = build_vocab(self.merges, self.special_tokens)
 '''
+# Steps 1 to 3 of train, to swap in the plain trainer that recounts every chunk as often as it occurs.
+_COUNTING = _BPE[_BPE.index("        # 1. Pre-tokenize") : _BPE.index("        self.merges = merges\n")]
+_PER_OCCURRENCE_TRAINER = '''\
+        parts = [part for part in self._split_special(text, set(special_tokens)) if part not in special_tokens]
+        words = [list(c.encode("utf-8")) for part in parts for c in self.compiled_pattern.findall(part)]
+        merges = {}
+        for i in range(num_merges):
+            stats = Counter()
+            for ids in words:
+                stats.update(zip(ids, ids[1:]))
+            if not stats:
+                raise ValueError(f"the text has only {i} distinct pairs to merge")
+            pair = min(stats, key=lambda p: (-stats[p], p))
+            merges[pair] = 256 + i
+            words = [merge(ids, pair, 256 + i) for ids in words]
+'''
 
 MUTANTS = [
     Mutant("counts_each_pair_once", "bpe.py",
@@ -32,6 +48,11 @@ MUTANTS = [
            "chunks.update(self.compiled_pattern.findall(part))", "chunks.update([part])",
            ("merges_match_reference",)),
     Mutant("tie_break_by_first_seen", "bpe.py", _TRAIN, _FIRST_SEEN_TRAINER, ("merges_match_reference",)),
+    # learn pretrain trains on megabytes: each chunk recounted as often as it occurs times out on 170 KB
+    Mutant("recounts_every_occurrence", "bpe.py", _COUNTING, _PER_OCCURRENCE_TRAINER, ("compresses_held_out_text",)),
+    # learn pretrain reports a ValueError as "too small"; stopping early gives a smaller vocabulary without a word
+    Mutant("stops_when_pairs_run_out", "bpe.py", "            if not heap:\n                raise",
+           "            if not heap:\n                break\n                raise", ("exact_vocab_size",)),
     Mutant("pairs_not_weighted_by_chunk_count", "bpe.py", "stats[pair] += freqs[w]", "stats[pair] += 1",
            ("merges_match_reference",)),
     Mutant("special_token_split_when_encoding", "bpe.py",

@@ -28,6 +28,9 @@ _EOS = """\
 """
 
 MUTANTS = [
+    # learn pretrain moves the model to cuda or mps: positions made on the CPU break there (the check uses meta)
+    Mutant("positions_on_the_cpu", "model.py", "torch.arange(seq_len, device=in_idx.device)", "torch.arange(seq_len)",
+           ("logits_shape",)),
     # model.py: LayerNorm and GELU
     Mutant("unbiased_variance", "model.py", "unbiased=False", "unbiased=True",
            ("layer_norm_matches_torch", "stored_weights_give_reference_logits")),

@@ -106,4 +106,16 @@ MUTANTS = [
     # A short last batch of the windows left over.
     Mutant("short_last_batch_kept", "checkpoint.py", "    for b in range(start, len(dataset) // batch_size):\n",
            "    for b in range(start, -(-len(dataset) // batch_size)):\n", ("epoch_batches_seeded_and_resumable",)),
+    # learn pretrain --resume reads the run's state back from load_checkpoint: its config, schedule, losses
+    Mutant("checkpoint_drops_extras", "checkpoint.py", '        "rng": get_rng_state(),\n        **extra,\n',
+           '        "rng": get_rng_state(),\n', ("resume_is_bit_exact",)),
+    Mutant("load_returns_only_step", "checkpoint.py", "    set_rng_state(checkpoint[\"rng\"])\n    return checkpoint\n",
+           "    set_rng_state(checkpoint[\"rng\"])\n    return {\"step\": checkpoint[\"step\"]}\n", ("resume_is_bit_exact",)),
+    # learn pretrain clips through train_step(..., max_norm=1.0) after warm-up
+    Mutant("train_step_ignores_max_norm", "step.py",
+           "    if max_norm is not None:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)\n", "",
+           ("clipping_after_warmup_recomputed",)),
+    Mutant("train_step_clips_each_micro_batch", "step.py",
+           "        total += loss.item()\n    if max_norm is not None:\n        torch",
+           "        total += loss.item()\n        if max_norm is not None:\n            torch", ("clipping_after_warmup_recomputed",)),
 ]

@@ -32,6 +32,11 @@ MUTANTS = [
            ("classifier_loop_counts_examples",)),
     Mutant("review_not_padded", "classify.py", "    input_ids += [pad_token_id] * (max_length - len(input_ids))\n", "",
            ("classify_review_pads_like_the_dataset",)),
+    # learn finetune calls evaluate_model itself; the book's loop sets train mode each epoch, which hides these
+    Mutant("evaluate_leaves_eval_mode", "classify.py", "num_batches=eval_iter)\n    model.train()\n", "num_batches=eval_iter)\n",
+           ("classifier_loop_counts_examples",)),
+    Mutant("evaluate_in_train_mode", "classify.py", "    model.eval()\n    with torch.no_grad():\n        train_loss",
+           "    with torch.no_grad():\n        train_loss", ("classifier_loop_counts_examples",)),
     # Instruction fine-tuning (chapter 7)
     Mutant("pads_all_ignored", "instruct.py", "targets[indices[1:]] = ignore_index", "targets[indices] = ignore_index",
            ("collate_pads_shifts_and_ignores", "collate_truncates_to_allowed_max_length")),
@@ -73,6 +78,11 @@ MUTANTS = [
            ("lora_adds_scaled_low_rank_update", "replace_linear_with_lora_reaches_every_linear")),
     Mutant("lora_without_the_linear_layer", "lora.py", "return self.linear(x) + self.lora(x)", "return self.lora(x)",
            ("lora_fresh_layer_changes_nothing", "lora_adds_scaled_low_rank_update", "replace_linear_with_lora_reaches_every_linear")),
+    # right values, no gradient: learn finetune --lora would train nothing, or miss the path through the update
+    Mutant("lora_update_detached", "lora.py", "return (self.alpha / self.rank) * (x @ self.A @ self.B)",
+           "return (self.alpha / self.rank) * (x @ self.A @ self.B).detach()", ("lora_adds_scaled_low_rank_update",)),
+    Mutant("lora_input_detached", "lora.py", "return self.linear(x) + self.lora(x)", "return self.linear(x) + self.lora(x.detach())",
+           ("lora_adds_scaled_low_rank_update",)),
     Mutant("lora_not_recursive", "lora.py", "            replace_linear_with_lora(module, rank, alpha)\n", "            pass\n",
            ("replace_linear_with_lora_reaches_every_linear", "lora_trainable_parameter_counts")),
     Mutant("lora_frozen_like_the_model", "lora.py", "self.lora = LoRALayer(linear.in_features, linear.out_features, rank, alpha)",
