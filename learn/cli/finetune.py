@@ -232,7 +232,8 @@ def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], fol
             console.print(print_eval(event))
 
     try:
-        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT)
+        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT,
+                               folder)  # fmt: skip
         if not weights.done:
             err.print("[bold red]error:[/] the worker sent no weights")
             raise typer.Exit(1)

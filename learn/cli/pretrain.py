@@ -326,7 +326,7 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
                 copy_out(engine, result["checkpoint"], folder / "checkpoint.pt")
             return result
         except ProbeFailed as e:
-            raise failed(e) from None
+            raise failed(e, folder) from None
         except KeyboardInterrupt:
             where = f"the checkpoint of step {saved['step']:,} is" if saved["step"] is not None else "no checkpoint was"
             err.print(f"interrupted: {where} saved in {escape(str(shown(folder)))}/")

@@ -41,6 +41,7 @@ import os
 import tempfile
 import time
 
+from learn.worker.calls import brief, call, returned
 from learn.worker.main import emit
 from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, number
 
@@ -383,7 +384,10 @@ def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: d
     prepare(learner, model, "classify", lora, layers)
     load_weights(model, checkpoint, config, bool(published))
     model.eval()
-    return learner.classify_review(text, model, tok, DEVICE, max_length=max_length, pad_token_id=end_of_text(tok))
+    label = call(learner.classify_review, text, model, tok, DEVICE, max_length=max_length, pad_token_id=end_of_text(tok))
+    if not isinstance(label, str):
+        raise returned(learner.classify_review, label, 'a str ("spam" or "not spam")')
+    return label
 
 
 # --- instructions --------------------------------------------------------------------------------
@@ -408,8 +412,10 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
             rows = members[start : start + 32]
             batch = torch.cat([ids[i] for i in rows])  # (B, T)
             with torch.no_grad():
-                out = stage4.generate(model, batch, max_new_tokens=max_new_tokens, context_size=context_length, temperature=0.0,
-                                      top_k=None, eos_id=eos)  # (B, T + new)  # fmt: skip
+                out = call(stage4.generate, model, batch, max_new_tokens=max_new_tokens, context_size=context_length,
+                           temperature=0.0, top_k=None, eos_id=eos)  # (B, T + new)  # fmt: skip
+            if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(rows):
+                raise returned(stage4.generate, out, f"a (B, T + new) tensor of token ids, for idx {brief(batch)}")
             for row, i in zip(out, rows):
                 new = row[batch.shape[1] :].tolist()
                 new = new[: new.index(eos)] if eos in new else new

@@ -45,6 +45,7 @@ import signal
 import tempfile
 import time
 
+from learn.worker.calls import brief, call, returned
 from learn.worker.main import emit
 
 SPECIAL = "<|endoftext|>"
@@ -307,8 +308,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             group["lr"] = lr
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
-        loss = place.mean(learner.train_step(trained, micro, optimizer, device, train["precision"],
-                                             max_norm=1.0 if step >= state["warmup_steps"] else None))  # clip after warm-up, as appendix D  # fmt: skip
+        loss = place.mean(call(learner.train_step, trained, micro, optimizer, device, train["precision"],
+                               max_norm=1.0 if step >= state["warmup_steps"] else None))  # clip after warm-up, as appendix D  # fmt: skip
         budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
@@ -474,15 +475,18 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     torch.manual_seed(seed)
     model.eval()
-    idx = stage5.text_to_token_ids(prompt, tok).to(next(model.parameters()).device)  # (1, T)
+    idx = call(stage5.text_to_token_ids, prompt, tok).to(next(model.parameters()).device)  # (1, T)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one sequence, small matrices: more threads only wait on each other (10x slower on a busy machine)
     try:
         with torch.no_grad():
-            out = stage4.generate(model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature, top_k=top_k)
+            out = call(stage4.generate, model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature,
+                       top_k=top_k)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    return stage5.token_ids_to_text(out, tok)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+        raise returned(stage4.generate, out, f"a (1, T + new) tensor of token ids, for idx {brief(idx)}")
+    return call(stage5.token_ids_to_text, out, tok)
 
 
 def load_model(checkpoint: str):
