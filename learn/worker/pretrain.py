@@ -370,7 +370,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
                    "warmup_steps": state["warmup_steps"], **place.facts(), "mfu": place.mfu(flops, tokens_per_second)},  # fmt: skip
         "planned_steps": planned,
-        "slowdown": _slowdown(plan, state["step"], state["train_seconds"]),
+        "slowdown": slowdown(plan, state["step"], state["train_seconds"]),
         "time": seconds,  # this command's seconds (not a resumed run's before); the samples' are added below
     }
     if not place.main:
@@ -382,7 +382,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     return result
 
 
-def _slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
+def slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
     """How many times longer the steps after the plan took than the plan assumed (None without one)."""
     if plan is None or step == plan[0]:
         return None
