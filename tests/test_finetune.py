@@ -284,8 +284,8 @@ def test_a_run_out_of_budget_says_so_and_where_the_time_went(files, tmp_path):
     """--max-seconds 1 is spent before the first step (the worker's start-up): no step is trained,
     and the summary and the screen say so, honestly: stopped, 0 of 5 planned steps, and why."""
     run = tmp_path / "short"
-    result = learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained", "--data", files / "spam.tsv",
-                   "--epochs", 1, "--run", run, "--max-seconds", 1)  # fmt: skip
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained",
+                   "--data", files / "spam.tsv", "--epochs", 1, "--run", run, "--max-seconds", 1)  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] is True and summary["steps"] == 0 and summary["planned_steps"] == 5

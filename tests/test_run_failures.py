@@ -53,16 +53,16 @@ def pretrained(tmp_path_factory):
 
 
 def test_generate_that_raises_is_one_line_and_a_log(pretrained, tmp_path):
-    tree = broken(tmp_path, "stage4_model", "def generate(model, idx, **kwargs):\n"
-                                            "    raise RuntimeError('Boolean value of Tensor is ambiguous')\n")  # fmt: skip
+    code = "def generate(model, idx, **kwargs):\n    raise RuntimeError('Boolean value of Tensor is ambiguous')\n"
+    tree = broken(tmp_path, "stage4_model", code)
     result = learn("generate", "the cat", "--impl", tree, "--run", pretrained, "--max-new-tokens", 3)
     the_learners(result, pretrained, "stage4_model.generate(GPTModel, (1, ", "int64", "max_new_tokens=3",
                  "RuntimeError: Boolean value", "rerun: learn check stage4")  # fmt: skip
 
 
 def test_train_step_that_raises_is_one_line_and_a_log(tmp_path):
-    tree = broken(tmp_path, "stage5_pretrain", "def train_step(model, batches, optimizer, device, precision, max_norm=None):\n"
-                                               "    raise ValueError('no loss')\n")  # fmt: skip
+    code = "def train_step(model, batches, optimizer, device, precision, max_norm=None):\n    raise ValueError('no loss')"
+    tree = broken(tmp_path, "stage5_pretrain", code)
     result = pretrain(tmp_path, tree, tmp_path / "run")
     the_learners(result, tmp_path / "run", "stage5_pretrain.train_step(", "list of 1", "max_norm=None",
                  "ValueError: no loss", "rerun: learn check stage5")  # fmt: skip

@@ -58,7 +58,8 @@ MARGIN = 180  # seconds the worker gets beyond --max-seconds (start-up, and the 
 WRITING = 3  # seconds kept from the budget for writing the run folder
 STOP_WAIT = 600  # seconds a stopped run gets to evaluate and send its weights
 #: What a summary takes from the worker's of the run's training and its budget (learn/worker/finetune.py `fit`).
-BUDGET = ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped", "planned_steps", "slowdown")
+BUDGET = ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped", "planned_steps",
+          "slowdown")  # fmt: skip
 
 # --- where a run starts, and its data ------------------------------------------------------------
 
@@ -235,8 +236,8 @@ def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], fol
             console.print(print_eval(event))
 
     try:
-        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT,
-                               folder)  # fmt: skip
+        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune",
+                               STOP_WAIT, folder)  # fmt: skip
         if not weights.done:
             err.print("[bold red]error:[/] the worker sent no weights")
             raise typer.Exit(1)

@@ -220,8 +220,9 @@ def tell_budget(summary: dict) -> None:
     """Where a finished run's seconds went (its summary's "time") and, if it trained under half its
     planned steps, why: "time: tokenizer 3 s, training 50 s (evaluations 5 s), final evaluation 2 s"."""
     seconds = summary["time"]
-    said = [f"{key.replace('_', ' ')} {value:,.0f} s" + (f" (evaluations {seconds['evaluations']:,.0f} s)" if key == "training" else "")
-            for key, value in seconds.items() if key != "evaluations"]  # fmt: skip
+    within = {"training": f" (evaluations {seconds.get('evaluations', 0):,.0f} s)"}  # evaluations are part of training
+    said = [f"{key.replace('_', ' ')} {value:,.0f} s{within.get(key, '')}" for key, value in seconds.items()
+            if key != "evaluations"]  # fmt: skip
     tell("time: " + ", ".join(said))
     if summary["planned_steps"] and summary["steps"] < summary["planned_steps"] / 2:
         tell(why_short(summary))
@@ -255,7 +256,8 @@ def write_log(line: str, log: str, folder: Path | None) -> Path | None:
     """Where `line` and the traceback `log` were written, or None where they could not be."""
     from learn import progress
 
-    path = folder / "error.log" if folder else progress.path().parent / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    logs = progress.path().parent / "logs"
+    path = folder / "error.log" if folder else logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{line}\n\n{log}\n", encoding="utf-8")

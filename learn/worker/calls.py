@@ -37,7 +37,8 @@ def call(function, *args, **kwargs):
 
 def returned(function, value, needs: str) -> LearnerError:
     """The error for `value`, which the learner's `function` returned, when the engine needs `needs`."""
-    return LearnerError(f"your {qualified(function)} returned {brief(value)}; the engine needs {needs}; {rerun(function)}")
+    said = f"your {qualified(function)} returned {brief(value)}; the engine needs {needs}"
+    return LearnerError(f"{said}; {rerun(function)}")
 
 
 def qualified(function) -> str:

@@ -220,10 +220,11 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     planned = train["epochs"] * per_epoch
     warmup = max(1, min(train["warmup_steps"], planned // 5))
     optimizer = torch.optim.AdamW(params, lr=train["lr"], weight_decay=train["weight_decay"])
-    state = {"step": 0, "examples_seen": 0, "total_steps": planned, "warmup_steps": warmup, "losses": [], "lrs": [], "evals": [],
-             "train_seconds": 0.0, "time": {"training": 0.0, "evaluations": 0.0}}  # fmt: skip
+    state = {"step": 0, "examples_seen": 0, "total_steps": planned, "warmup_steps": warmup, "losses": [], "lrs": [],
+             "evals": [], "train_seconds": 0.0, "time": {"training": 0.0, "evaluations": 0.0}}  # fmt: skip
     schedule = {**train, "min_lr": train["lr"] / 10}
-    plan, peaked = None, False  # plan: when the budget sizes the schedule, (step, train_seconds, seconds per step assumed)
+    plan = None  # when the budget sizes the schedule: (step, train_seconds, seconds per step assumed)
+    peaked = False  # the last step's LR was past warm-up: lr_at holds it from then on
     timed = train.get("deadline") is not None
     budget = Budget(train.get("deadline") or math.inf, batch_size=train["batch_size"], **after)
     started, last_event = time.monotonic(), 0.0
@@ -407,7 +408,8 @@ def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: d
     prepare(learner, model, "classify", lora, layers)
     load_weights(model, checkpoint, config, bool(published))
     model.eval()
-    label = call(learner.classify_review, text, model, tok, DEVICE, max_length=max_length, pad_token_id=end_of_text(tok))
+    pad = end_of_text(tok)
+    label = call(learner.classify_review, text, model, tok, DEVICE, max_length=max_length, pad_token_id=pad)
     if not isinstance(label, str):
         raise returned(learner.classify_review, label, 'a str ("spam" or "not spam")')
     return label
@@ -534,7 +536,8 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     responding += time.monotonic() - tick
     tick = time.monotonic()
     val_loss = mean_loss(val_batches)
-    seconds = {"loading": loading, **state["time"], "final_evaluation": scoring + time.monotonic() - tick, "responses": responding}
+    scoring += time.monotonic() - tick
+    seconds = {"loading": loading, **state["time"], "final_evaluation": scoring, "responses": responding}
     summary = {
         **budget_of(state), "time": seconds, "left_out": left_out, "val_loss_before": val_before, "val_loss": val_loss,
         "train_loss": state["evals"][-1][2], "steps": state["step"], "epochs": round(state["epochs"], 3),

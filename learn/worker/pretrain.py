@@ -308,8 +308,9 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             group["lr"] = lr
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
+        clip = 1.0 if step >= state["warmup_steps"] else None  # clip after warm-up, as appendix D
         loss = place.mean(call(learner.train_step, trained, micro, optimizer, device, train["precision"],
-                               max_norm=1.0 if step >= state["warmup_steps"] else None))  # clip after warm-up, as appendix D  # fmt: skip
+                               max_norm=clip))  # fmt: skip
         budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
@@ -480,8 +481,8 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     torch.set_num_threads(1)  # one sequence, small matrices: more threads only wait on each other (10x slower on a busy machine)
     try:
         with torch.no_grad():
-            out = call(stage4.generate, model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature,
-                       top_k=top_k)  # fmt: skip
+            out = call(stage4.generate, model, idx, max_new_tokens=max_new_tokens, context_size=ctx,
+                       temperature=temperature, top_k=top_k)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
