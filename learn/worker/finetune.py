@@ -356,10 +356,11 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 
     def evaluate(state: dict) -> None:
         with stage5.autocast_context(DEVICE, train["precision"]):
-            losses = classify.evaluate_model(model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
+            losses = call(classify.evaluate_model, model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
             train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
-            train_acc = number(learner.calc_accuracy_loader(in_order["train"], model, DEVICE, num_batches=eval_iter), ACCURACY)
-            val_acc = number(learner.calc_accuracy_loader(in_order["validation"], model, DEVICE, num_batches=eval_iter), ACCURACY)
+            accuracies = [call(learner.calc_accuracy_loader, in_order[name], model, DEVICE, num_batches=eval_iter)
+                          for name in ("train", "validation")]  # fmt: skip
+            train_acc, val_acc = (number(a, ACCURACY) for a in accuracies)
         state["evals"].append([state["step"], state["examples_seen"], train_loss, val_loss, train_acc, val_acc])
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
@@ -378,12 +379,14 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 
     with stage5.autocast_context(DEVICE, train["precision"]):
         for name, key in (("train", "train"), ("validation", "val")):
-            summary[f"{key}_accuracy"] = number(learner.calc_accuracy_loader(whole(sets[name]), model, DEVICE), ACCURACY)
+            accuracy = call(learner.calc_accuracy_loader, whole(sets[name]), model, DEVICE)
+            summary[f"{key}_accuracy"] = number(accuracy, ACCURACY)
         confusion = [[0, 0], [0, 0]]  # [actual][predicted], 0 ham, 1 spam
         for label in (0, 1):  # the learner's accuracy on the test texts of one label: how many of them are right
             texts = [i for i, (y, _) in enumerate(splits["test"]) if y == label]
             if texts:
-                accuracy = learner.calc_accuracy_loader(whole(torch.utils.data.Subset(sets["test"], texts)), model, DEVICE)
+                these = whole(torch.utils.data.Subset(sets["test"], texts))
+                accuracy = call(learner.calc_accuracy_loader, these, model, DEVICE)
                 right = round(number(accuracy, ACCURACY) * len(texts))
                 confusion[label][label], confusion[label][1 - label] = right, len(texts) - right
     summary["test_accuracy"] = (confusion[0][0] + confusion[1][1]) / len(splits["test"])

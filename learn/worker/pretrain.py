@@ -262,14 +262,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     def evaluate() -> None:
         tick = time.monotonic()
         with learner.autocast_context(device, train["precision"]):
-            losses = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
+            losses = place.mean(call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter))
             train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
-             val_bpb=number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
+             val_ppl=number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
+             val_bpb=number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -354,15 +354,15 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="evaluating on the whole validation text")
     tick = time.monotonic()
     with learner.autocast_context(device, train["precision"]):
-        losses = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+        losses = place.mean(call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches)))
         train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
     seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
-        "val_bpb": number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"),
+        "val_ppl": number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
+        "val_bpb": number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
