@@ -64,6 +64,9 @@ def test_classify_writes_a_run_and_classifies(files, tmp_path):
     info = json.loads((run / "run.json").read_text())
     assert info["task"] == "classify" and summary["pad_token_id"] == 299  # the tokenizer's <|endoftext|>, its last id
     assert summary["steps"] == 5 and summary["trainable_parameters"] < summary["parameters"]
+    assert summary["planned_steps"] == 5 and summary["stopped"] is False
+    assert set(summary["time"]) == {"loading", "training", "evaluations", "final_evaluation"}
+    assert summary["time"]["evaluations"] <= summary["time"]["training"]
     assert (run / "loss.png").read_bytes()[:8] == PNG and (run / "accuracy.png").read_bytes()[:8] == PNG
     assert (run / "tokenizer.json").read_bytes() == (files / "pretrained" / "tokenizer.json").read_bytes()
 
@@ -99,6 +102,7 @@ def test_instruct_writes_responses_and_the_objective_evaluation(files, tmp_path)
     summary = json.loads(result.stdout)
     assert summary["split"] == {"train": 25, "test": 3, "validation": 2} and summary["left_out"] == 0  # the book's 85/10/5
     assert summary["steps"] == (25 + 16) // 8 and summary["trainable_parameters"] == summary["parameters"]
+    assert set(summary["time"]) == {"loading", "training", "evaluations", "final_evaluation", "responses"}
     assert 0 <= summary["exact_match_before"] <= 1 and 0 <= summary["exact_match_after"] <= 1
     assert sum(k["tasks"] for k in summary["exact_match_by_kind"].values()) == 8
     assert summary["val_loss"] > 0 and summary["val_loss_before"] > 0
@@ -255,3 +259,16 @@ def test_an_accuracy_returned_as_a_tensor_still_makes_a_summary(files, tmp_path)
                    "--epochs", 1, "--run", run, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert type(json.loads((run / "summary.json").read_text())["test_accuracy"]) is float
+
+
+def test_a_run_out_of_budget_says_so_and_where_the_time_went(files, tmp_path):
+    """--max-seconds 1 is spent before the first step (the worker's start-up): no step is trained,
+    and the summary and the screen say so, honestly: stopped, 0 of 5 planned steps, and why."""
+    run = tmp_path / "short"
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained",
+                   "--data", files / "spam.tsv", "--epochs", 1, "--run", run, "--max-seconds", 1)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped"] is True and summary["steps"] == 0 and summary["planned_steps"] == 5
+    assert "time: loading " in result.output and "final evaluation" in result.output
+    assert "trained 0 of 5 planned steps: the budget ran out" in result.output

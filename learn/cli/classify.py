@@ -65,7 +65,7 @@ def classify(
                 label = engine.run("learn.worker.finetune:probe_classify_text", kwargs, TIMEOUT,
                                    package="stage6_finetune")
         except ProbeFailed as e:
-            raise failed(e) from None
+            raise failed(e, folder) from None
     finally:
         engine.close()
     print(label)

@@ -45,6 +45,7 @@ from learn.cli.runs import (
     precision_option,
     read_run,
     run_folder,
+    tell_budget,
     with_progress,
     workers,
     workers_reading,
@@ -56,6 +57,9 @@ SPLIT_SEED = 123  # the book's random_state: the same split whatever --seed is
 MARGIN = 180  # seconds the worker gets beyond --max-seconds (start-up, and the evaluations after a stop)
 WRITING = 3  # seconds kept from the budget for writing the run folder
 STOP_WAIT = 600  # seconds a stopped run gets to evaluate and send its weights
+#: What a summary takes from the worker's of the run's training and its budget (learn/worker/finetune.py `fit`).
+BUDGET = ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped", "planned_steps",
+          "slowdown")  # fmt: skip
 
 # --- where a run starts, and its data ------------------------------------------------------------
 
@@ -232,7 +236,8 @@ def train(probe, kwargs: dict, start: dict, tree: Path, packages: list[str], fol
             console.print(print_eval(event))
 
     try:
-        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune", STOP_WAIT)
+        result = with_progress(engine, probe, {**kwargs, "init": start}, seconds, quiet, on_event, "stage6_finetune",
+                               STOP_WAIT, folder)  # fmt: skip
         if not weights.done:
             err.print("[bold red]error:[/] the worker sent no weights")
             raise typer.Exit(1)
@@ -337,7 +342,7 @@ def classify(
     summary = {**{k: worker[k] for k in ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss")},
                "confusion_matrix": {"actual ham": {"predicted ham": ham_ham, "predicted spam": ham_spam},
                                     "actual spam": {"predicted ham": spam_ham, "predicted spam": spam_spam}},
-               **{k: worker[k] for k in ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped")},
+               **{k: worker[k] for k in BUDGET}, "time": {k: round(v, 2) for k, v in worker["time"].items()},
                "seconds": round(time.time() - started, 2), "init": record, "lora": adapters, "layers": layers, "data": what,
                "split": {name: len(rows) for name, rows in splits.items()}, "tokenizer": info["tokenizer"],
                "max_length": worker["max_length"], "pad_token_id": worker["pad_token_id"], "config": worker["config"]}  # fmt: skip
@@ -352,6 +357,7 @@ def classify(
     stopped = " (stopped early)" if summary["stopped"] else ""
     tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
          f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
+    tell_budget(summary)
     example = "You are a winner you have been specially selected to receive $1000 cash or a $2000 award."  # the book's
     tell(f"try: learn classify \"{example}\" --run {escape(str(shown(folder)))}")
 
@@ -434,7 +440,7 @@ def instruct(
     summary = {"val_loss": worker["val_loss"], "val_loss_before": worker["val_loss_before"], "train_loss": worker["train_loss"],
                "exact_match_before": sum(s["correct_before"] for s in scored) / len(scored),
                "exact_match_after": sum(s["correct_after"] for s in scored) / len(scored), "exact_match_by_kind": by_kind,
-               **{k: worker[k] for k in ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped")},
+               **{k: worker[k] for k in BUDGET}, "time": {k: round(v, 2) for k, v in worker["time"].items()},
                "seconds": round(time.time() - started, 2), "init": record, "lora": adapters, "data": what,
                "split": {name: len(rows) for name, rows in splits.items()}, "left_out": worker["left_out"], "tasks": tasks,
                "eval_tasks": eval_tasks,
@@ -452,5 +458,6 @@ def instruct(
     stopped = " (stopped early)" if summary["stopped"] else ""
     tell(f"wrote {escape(str(shown(folder)))}/{stopped}: {summary['steps']:,} steps ({summary['epochs']:.2f} epochs), "
          f"{summary['trainable_parameters']:,} of {summary['parameters']:,} parameters trained, {summary['seconds']:.0f} s")  # fmt: skip
+    tell_budget(summary)
     tell(f"responses to the {len(responses)} test instructions: {escape(str(shown(folder)))}/instruction-data-with-response.json; "
          f"the tasks': tasks.json")  # fmt: skip

@@ -35,7 +35,8 @@ def generate(
         raise usage_error("the prompt is empty: give some text to continue")
     tree = pick_tree(impl, None)
     packages = packages_through(5, tree, "learn generate")
-    _, checkpoint, tokenizer = read_run(run_folder(run) if run is not None else latest_run())
+    folder = run_folder(run) if run is not None else latest_run()
+    _, checkpoint, tokenizer = read_run(folder)
 
     from learn.judge.workers import ProbeFailed
 
@@ -46,7 +47,7 @@ def generate(
         with err.status("generating..."):
             text = engine.run("learn.worker.pretrain:probe_generate", kwargs, TIMEOUT, package="stage5_pretrain")
     except ProbeFailed as e:
-        raise failed(e) from None
+        raise failed(e, folder) from None
     finally:
         engine.close()
     print(text)

@@ -54,6 +54,7 @@ from learn.cli.runs import (
     precision_option,
     read_run,
     run_folder,
+    tell_budget,
     workers,
 )
 
@@ -214,24 +215,8 @@ def pretrain(
         tell(f"wrote {escape(str(shown(folder)))}/: val loss {summary['val_loss']:.3f} (perplexity {summary['val_ppl']:.1f}, "
              f"{summary['val_bpb']:.3f} bits per byte), {summary['steps']:,} steps, {summary['tokens_per_second']:,.0f} tokens/s"
              + (f", MFU {mfu:.1%}" if mfu is not None else ""))  # fmt: skip
-        tell(_where_the_time_went(summary["time"]))
-        if summary["planned_steps"] and summary["steps"] < summary["planned_steps"] / 2:
-            tell(_why_short(summary))
+        tell_budget(summary)
         tell(f"try: learn generate \"ROMEO:\" --run {escape(str(shown(folder)))}")
-
-
-def _where_the_time_went(seconds: dict) -> str:
-    s = {key: f"{value:,.0f} s" for key, value in seconds.items()}
-    return (f"time: tokenizer {s['tokenizer']}, training {s['training']} (evaluations {s['evaluations']}), "
-            f"final evaluation {s['final_evaluation']}, samples {s['samples']}")
-
-
-def _why_short(summary: dict) -> str:
-    slowdown = summary["slowdown"]
-    why = "the evaluations took longer than measured at the start"
-    if slowdown and slowdown > 1.2:
-        why = f"steps took {slowdown:.1f}x longer than measured at the start (the machine was busy?)"
-    return f"trained {summary['steps']:,} of {summary['planned_steps']:,} planned steps: {why}"
 
 
 def _read_data(data: str) -> tuple:
@@ -326,7 +311,7 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
                 copy_out(engine, result["checkpoint"], folder / "checkpoint.pt")
             return result
         except ProbeFailed as e:
-            raise failed(e) from None
+            raise failed(e, folder) from None
         except KeyboardInterrupt:
             where = f"the checkpoint of step {saved['step']:,} is" if saved["step"] is not None else "no checkpoint was"
             err.print(f"interrupted: {where} saved in {escape(str(shown(folder)))}/")

@@ -16,13 +16,14 @@ import json
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from learn import ROOT, files, wire
-from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, usage_error
+from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, tell, usage_error
 
 RUNS = ROOT / "runs"
 MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
@@ -215,19 +216,65 @@ def hand_over(engine, path: Path) -> str:
     return str(dest)
 
 
-def failed(e: Exception) -> typer.Exit:
-    """A probe that failed: its sentence on one line, exit 1."""
-    error_line(escape(" ".join(str(e).split())))
+def tell_budget(summary: dict) -> None:
+    """Where a finished run's seconds went (its summary's "time") and, if it trained under half its
+    planned steps, why: "time: tokenizer 3 s, training 50 s (evaluations 5 s), final evaluation 2 s"."""
+    seconds = summary["time"]
+    within = {"training": f" (evaluations {seconds.get('evaluations', 0):,.0f} s)"}  # evaluations are part of training
+    said = [f"{key.replace('_', ' ')} {value:,.0f} s{within.get(key, '')}" for key, value in seconds.items()
+            if key != "evaluations"]  # fmt: skip
+    tell("time: " + ", ".join(said))
+    if summary["planned_steps"] and summary["steps"] < summary["planned_steps"] / 2:
+        tell(why_short(summary))
+
+
+def why_short(summary: dict) -> str:
+    """Why a run trained far fewer steps than planned: the budget ran out before its speed was
+    measured (start-up and loading took it), its steps slowed down, or its evaluations did."""
+    slowdown = summary["slowdown"]
+    why = "the evaluations took longer than measured at the start"
+    if slowdown is None:
+        why = "the budget ran out before the steps' speed was measured (start-up and loading took it)"
+    elif slowdown > 1.2:
+        why = f"steps took {slowdown:.1f}x longer than measured at the start (the machine was busy?)"
+    return f"trained {summary['steps']:,} of {summary['planned_steps']:,} planned steps: {why}"
+
+
+def failed(e: Exception, folder: Path | None = None) -> typer.Exit:
+    """A probe that failed: its sentence on one line, exit 1. The worker's traceback of it, if any,
+    goes to `folder`/error.log (the run's folder; without one .learn/logs/), which the line names."""
+    line = " ".join(str(e).split())
+    log = getattr(e, "log", "")
+    if log:
+        path = write_log(line, log, folder)
+        line += f" (traceback in {shown(path)})" if path else ""
+    error_line(escape(line))
     return typer.Exit(1)
 
 
-def with_progress(engine, probe, kwargs: dict, seconds: float, quiet: bool, on_event, package: str, stop_wait: float) -> dict:
+def write_log(line: str, log: str, folder: Path | None) -> Path | None:
+    """Where `line` and the traceback `log` were written, or None where they could not be."""
+    from learn import progress
+
+    logs = progress.path().parent / "logs"
+    path = folder / "error.log" if folder else logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{line}\n\n{log}\n", encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def with_progress(engine, probe, kwargs: dict, seconds: float, quiet: bool, on_event, package: str, stop_wait: float,
+                  folder: Path | None = None) -> dict:  # fmt: skip
     """The result of a long probe of the engine's (learn/worker/finetune.py), with a progress bar.
 
     "phase" events name what the worker does; "step" events ({"step", "total_steps", "loss", "lr",
     "examples_per_second"}) move the bar; every other event goes to on_event(event, console), which prints above the bar.
     Ctrl-C asks the worker to stop after its step and waits up to stop_wait seconds for what it
-    then sends; a second Ctrl-C ends the command at once (exit 130)."""
+    then sends; a second Ctrl-C ends the command at once (exit 130). A failure's traceback goes to
+    `folder`/error.log (`failed`)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from learn.judge.workers import ProbeFailed
@@ -252,7 +299,7 @@ def with_progress(engine, probe, kwargs: dict, seconds: float, quiet: bool, on_e
                 bar.update(task, description="stopping after this step (Ctrl-C again: at once)")
                 return engine.stop(stop_wait, on_event=event)
         except ProbeFailed as e:
-            raise failed(e) from None
+            raise failed(e, folder) from None
         except KeyboardInterrupt:
             err.print("interrupted: nothing was saved")
             raise typer.Exit(130) from None

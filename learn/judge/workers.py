@@ -35,6 +35,7 @@ from learn.worker.sandbox import Limits
 ENGINE_PROBE = re.compile(r"learn\.worker\.\w+:\w+")  # how the CLI names a probe of the engine's: learn/worker/main.py
 LOG_TAIL = 2048  # bytes of the worker's output kept for a message
 MESSAGE_CAP = 2000  # characters of any sentence the worker sends
+LOG_CAP = 200_000  # characters of a traceback it sends with one
 MAX_FILE = 64 * 2**20  # bytes: a bigger file of the learner's is never copied for a worker
 # Never copied into a worker's tree; without the sandbox, hidden from it where the OS allows.
 NOT_FOR_WORKERS = ("solutions", "fixtures", "checks", "tests", ".git", ".learn", "runs", "__pycache__")
@@ -46,11 +47,12 @@ ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "LC_", "OMP_", "MKL_", 
 
 
 class ProbeFailed(Exception):
-    """The check fails with this sentence. kind: probe, import, timeout, crash or internal."""
+    """The check fails with this sentence. kind: probe, import, timeout, crash or internal; log: the
+    worker's traceback of the learner's failure, if any (learn/cli/runs.py `failed` writes it)."""
 
-    def __init__(self, message: str, kind: str):
+    def __init__(self, message: str, kind: str, log: str = ""):
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.log = kind, log
 
 
 class Worker:
@@ -317,7 +319,7 @@ class Workers:
         if reply.get("kind") == "import" and package is not None:
             self.import_failures[package] = message
             raise ProbeFailed(message, "import")
-        raise ProbeFailed(message, "probe")
+        raise ProbeFailed(message, "probe", str(reply.get("log") or "")[:LOG_CAP])
 
     def _await_ready(self, worker: Worker, seconds: float = 120) -> None:
         try:

@@ -41,8 +41,9 @@ import os
 import tempfile
 import time
 
+from learn.worker.calls import brief, call, returned
 from learn.worker.main import emit
-from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, number
+from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, lr_at, number, slowdown
 
 DEVICE = "cpu"
 EVALS = 10  # evaluations during a run
@@ -208,7 +209,10 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     after the first steps and again at every evaluation, keeping the time of what comes after
     training: `after` = {"final_batches", "eval_batches", "sample_tokens"}, the forward passes of the
     final evaluation and of each evaluation, and the tokens generated afterwards).
-    `evaluate(state)` runs every tenth of the run and at its end."""
+    `evaluate(state)` runs every tenth of the run and at its end. The LR is held once past its peak
+    (pretrain's lr_at: a schedule sized again longer must not raise it). "stopped": the run ended
+    before its planned steps (Ctrl-C or the budget); "slowdown" says how far the steps after the
+    plan were slower than it assumed; "time": the seconds of training, evaluations included."""
     import torch
 
     stage5 = importlib.import_module("stage5_pretrain")
@@ -216,7 +220,11 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     planned = train["epochs"] * per_epoch
     warmup = max(1, min(train["warmup_steps"], planned // 5))
     optimizer = torch.optim.AdamW(params, lr=train["lr"], weight_decay=train["weight_decay"])
-    state = {"step": 0, "examples_seen": 0, "total_steps": planned, "losses": [], "evals": [], "stopped": False}
+    state = {"step": 0, "examples_seen": 0, "total_steps": planned, "warmup_steps": warmup, "losses": [], "lrs": [],
+             "evals": [], "train_seconds": 0.0, "time": {"training": 0.0, "evaluations": 0.0}}  # fmt: skip
+    schedule = {**train, "min_lr": train["lr"] / 10}
+    plan = None  # when the budget sizes the schedule: (step, train_seconds, seconds per step assumed)
+    peaked = False  # the last step's LR was past warm-up: lr_at holds it from then on
     timed = train.get("deadline") is not None
     budget = Budget(train.get("deadline") or math.inf, batch_size=train["batch_size"], **after)
     started, last_event = time.monotonic(), 0.0
@@ -231,33 +239,37 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             if state["step"] >= state["total_steps"]:
                 break
             if stop.requested or budget.out_of_time():
-                state["stopped"], state["total_steps"] = stop.requested, state["step"]
+                state["total_steps"] = state["step"]
                 break
-            lr = stage5.warmup_cosine_lr(state["step"], train["lr"], warmup, state["total_steps"], initial_lr=train["lr"] / 100,
-                                         min_lr=train["lr"] / 10)  # fmt: skip
+            lr = lr_at(stage5.warmup_cosine_lr, state["step"], schedule, state, peaked)
+            peaked = state["step"] >= state["warmup_steps"]
             for group in optimizer.param_groups:
                 group["lr"] = lr
             tick = time.monotonic()
             model.train()
             optimizer.zero_grad(set_to_none=True)
             with stage5.autocast_context(DEVICE, train["precision"]):
-                loss = loss_fn(input_batch, target_batch, model, DEVICE)
+                loss = call(loss_fn, input_batch, target_batch, model, DEVICE)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, max_norm=1.0)
             optimizer.step()
             budget.record_step(time.monotonic() - tick)
+            state["train_seconds"] += time.monotonic() - tick
             state["step"] += 1
+            state["lrs"].append(lr)
             state["examples_seen"] += input_batch.shape[0]
             state["losses"].append([state["step"], state["examples_seen"], float(loss)])
             if timed and state["step"] == CALIBRATION_STEPS:
                 state["total_steps"] = min(planned, state["step"] + budget.steps_left(EVALS, 1))
-                warmup = max(1, min(warmup, state["total_steps"] // 5))
+                state["warmup_steps"] = max(1, min(warmup, state["total_steps"] // 5))
+                plan = (state["step"], state["train_seconds"], budget.step_seconds)
             if every is None and (not timed or state["step"] >= CALIBRATION_STEPS):
                 every = max(1, state["total_steps"] // EVALS)
             if every is not None and (state["step"] % every == 0 or state["step"] == state["total_steps"]):
                 tick = time.monotonic()
                 evaluate(state)
                 budget.record_evaluation(time.monotonic() - tick, after["eval_batches"])
+                state["time"]["evaluations"] += time.monotonic() - tick
                 if timed and state["step"] < state["total_steps"]:
                     resize((state["total_steps"] - state["step"]) // every)
             if time.monotonic() - last_event > STEP_EVENTS or state["step"] == state["total_steps"]:
@@ -269,9 +281,18 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             continue
         break  # the inner loop stopped the run
     if not state["evals"] or state["evals"][-1][0] != state["step"]:
+        tick = time.monotonic()
         evaluate(state)
-    state["epochs"] = state["step"] / max(per_epoch, 1)
+        state["time"]["evaluations"] += time.monotonic() - tick
+    state["time"]["training"] = time.monotonic() - started
+    state.update(epochs=state["step"] / max(per_epoch, 1), stopped=state["step"] < planned, planned_steps=planned,
+                 slowdown=slowdown(plan, state["step"], state["train_seconds"]))  # fmt: skip
     return state
+
+
+def budget_of(state: dict) -> dict:
+    """What a summary says of fit's budget: whether the run ended early, its planned steps, the slowdown."""
+    return {key: state[key] for key in ("stopped", "planned_steps", "slowdown")}
 
 
 def _count(params: list) -> int:
@@ -316,6 +337,7 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     import torch
     from torch.utils.data import DataLoader
 
+    began = time.monotonic()
     stop, stage5, train = _settings(train)
     classify = importlib.import_module(f"{learner.__name__}.classify")
     emit("phase", message="loading the model")
@@ -334,35 +356,41 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 
     def evaluate(state: dict) -> None:
         with stage5.autocast_context(DEVICE, train["precision"]):
-            losses = classify.evaluate_model(model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
+            losses = call(classify.evaluate_model, model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
             train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
-            train_acc = number(learner.calc_accuracy_loader(in_order["train"], model, DEVICE, num_batches=eval_iter), ACCURACY)
-            val_acc = number(learner.calc_accuracy_loader(in_order["validation"], model, DEVICE, num_batches=eval_iter), ACCURACY)
+            accuracies = [call(learner.calc_accuracy_loader, in_order[name], model, DEVICE, num_batches=eval_iter)
+                          for name in ("train", "validation")]  # fmt: skip
+            train_acc, val_acc = (number(a, ACCURACY) for a in accuracies)
         state["evals"].append([state["step"], state["examples_seen"], train_loss, val_loss, train_acc, val_acc])
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
 
     n_texts = sum(len(ds) for ds in sets.values())
     after = {"final_batches": n_texts // train["batch_size"] + 1, "eval_batches": 4 * eval_iter, "sample_tokens": 0}
+    loading = time.monotonic() - began
     state = fit(model, params, loader, classify.calc_loss_batch, train, stop, evaluate, after)
 
     emit("phase", message="measuring accuracy on every text")
-    summary = {"stopped": state["stopped"], "train_loss": state["evals"][-1][2], "val_loss": state["evals"][-1][3]}
+    tick = time.monotonic()
+    summary = {"train_loss": state["evals"][-1][2], "val_loss": state["evals"][-1][3], **budget_of(state)}
 
     def whole(dataset):
         return DataLoader(dataset, batch_size=FINAL_BATCH)
 
     with stage5.autocast_context(DEVICE, train["precision"]):
         for name, key in (("train", "train"), ("validation", "val")):
-            summary[f"{key}_accuracy"] = number(learner.calc_accuracy_loader(whole(sets[name]), model, DEVICE), ACCURACY)
+            accuracy = call(learner.calc_accuracy_loader, whole(sets[name]), model, DEVICE)
+            summary[f"{key}_accuracy"] = number(accuracy, ACCURACY)
         confusion = [[0, 0], [0, 0]]  # [actual][predicted], 0 ham, 1 spam
         for label in (0, 1):  # the learner's accuracy on the test texts of one label: how many of them are right
             texts = [i for i, (y, _) in enumerate(splits["test"]) if y == label]
             if texts:
-                accuracy = learner.calc_accuracy_loader(whole(torch.utils.data.Subset(sets["test"], texts)), model, DEVICE)
+                these = whole(torch.utils.data.Subset(sets["test"], texts))
+                accuracy = call(learner.calc_accuracy_loader, these, model, DEVICE)
                 right = round(number(accuracy, ACCURACY) * len(texts))
                 confusion[label][label], confusion[label][1 - label] = right, len(texts) - right
     summary["test_accuracy"] = (confusion[0][0] + confusion[1][1]) / len(splits["test"])
+    summary["time"] = {"loading": loading, **state["time"], "final_evaluation": time.monotonic() - tick}
     summary.update({
         "confusion_matrix": confusion, "steps": state["step"], "epochs": round(state["epochs"], 3),
         "examples_seen": state["examples_seen"], "trainable_parameters": _count(params),
@@ -383,7 +411,11 @@ def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: d
     prepare(learner, model, "classify", lora, layers)
     load_weights(model, checkpoint, config, bool(published))
     model.eval()
-    return learner.classify_review(text, model, tok, DEVICE, max_length=max_length, pad_token_id=end_of_text(tok))
+    pad = end_of_text(tok)
+    label = call(learner.classify_review, text, model, tok, DEVICE, max_length=max_length, pad_token_id=pad)
+    if not isinstance(label, str):
+        raise returned(learner.classify_review, label, 'a str ("spam" or "not spam")')
+    return label
 
 
 # --- instructions --------------------------------------------------------------------------------
@@ -408,8 +440,10 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
             rows = members[start : start + 32]
             batch = torch.cat([ids[i] for i in rows])  # (B, T)
             with torch.no_grad():
-                out = stage4.generate(model, batch, max_new_tokens=max_new_tokens, context_size=context_length, temperature=0.0,
-                                      top_k=None, eos_id=eos)  # (B, T + new)  # fmt: skip
+                out = call(stage4.generate, model, batch, max_new_tokens=max_new_tokens, context_size=context_length,
+                           temperature=0.0, top_k=None, eos_id=eos)  # (B, T + new)  # fmt: skip
+            if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(rows):
+                raise returned(stage4.generate, out, f"a (B, T + new) tensor of token ids, for idx {brief(batch)}")
             for row, i in zip(out, rows):
                 new = row[batch.shape[1] :].tolist()
                 new = new[: new.index(eos)] if eos in new else new
@@ -442,6 +476,7 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     import torch
     from torch.utils.data import DataLoader
 
+    began = time.monotonic()
     stop, stage5, train = _settings(train)
     instruct = importlib.import_module(f"{learner.__name__}.instruct")
     emit("phase", message="loading the model")
@@ -481,9 +516,14 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss)
 
     eos, new_tokens = pad, train["max_new_tokens"]
+    loading = time.monotonic() - began
     emit("phase", message=f"asking the {len(tasks['test'])} test tasks before tuning")
+    tick = time.monotonic()
     before = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, TASK_TOKENS), eos)
+    responding = time.monotonic() - tick
+    tick = time.monotonic()
     val_before = mean_loss(val_batches)
+    scoring = time.monotonic() - tick
     torch.manual_seed(train["seed"])
     params = prepare(learner, model, "instruct", lora, "all")
     answers = len(tasks["test"]) * TASK_TOKENS // 2 + len(data["test"]) * new_tokens // 2  # ends come before the limit, mostly
@@ -492,11 +532,17 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     state = fit(model, params, loader, instruct.calc_loss_batch, train, stop, evaluate, after)
 
     emit("phase", message=f"asking the {len(tasks['test'])} test tasks after tuning")
+    tick = time.monotonic()
     after = respond(learner, model, tok, tasks["test"], ctx, min(new_tokens, TASK_TOKENS), eos)
     emit("phase", message=f"answering the {len(data['test'])} test instructions")
     test_responses = respond(learner, model, tok, data["test"], ctx, new_tokens, eos)
+    responding += time.monotonic() - tick
+    tick = time.monotonic()
+    val_loss = mean_loss(val_batches)
+    scoring += time.monotonic() - tick
+    seconds = {"loading": loading, **state["time"], "final_evaluation": scoring, "responses": responding}
     summary = {
-        "stopped": state["stopped"], "left_out": left_out, "val_loss_before": val_before, "val_loss": mean_loss(val_batches),
+        **budget_of(state), "time": seconds, "left_out": left_out, "val_loss_before": val_before, "val_loss": val_loss,
         "train_loss": state["evals"][-1][2], "steps": state["step"], "epochs": round(state["epochs"], 3),
         "examples_seen": state["examples_seen"], "trainable_parameters": _count(params),
         "parameters": _count(list(model.parameters())), "pad_token_id": pad, "config": config,

@@ -11,7 +11,7 @@ log pipe, so that whatever the learner prints never mixes with the protocol.
                        "kwargs": {...}}   then, per probe:
     worker -> judge   {"event": "imported", "package"}   once per package, after importing it
                       {"event": ..., ...}        any number: progress of a long probe
-                      {"result": data} | {"error": sentence, "kind": "import" | "probe"}
+                      {"result": data} | {"error": sentence, "kind": "import" | "probe", "log": traceback}
 
 A probe is a function `probe(learner, **kwargs)` in a check module: it calls the learner's code
 on the judge's inputs and returns plain data. Nothing it returns is trusted by the judge.
@@ -108,7 +108,10 @@ class Probes:
 
 
 def answer(probes: Probes, request: dict) -> dict:
-    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence."""
+    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence; its
+    traceback, the "log" (learn/worker/calls.py's LearnerError carries its own), goes to a log file."""
+    import traceback
+
     from learn.worker.explain import explain
 
     package = request["package"]
@@ -120,9 +123,9 @@ def answer(probes: Probes, request: dict) -> dict:
     try:
         value = probe(learner, **request["kwargs"])
     except AssertionError as e:  # a probe's own expect(): what is wrong, in the check's words
-        return {"error": str(e) or "an assertion failed", "kind": "probe"}
+        return {"error": str(e) or "an assertion failed", "kind": "probe", "log": getattr(e, "log", "")}
     except BaseException as e:
-        return {"error": explain(e), "kind": "probe"}
+        return {"error": explain(e), "kind": "probe", "log": traceback.format_exc()}
     return {"result": value}
 
 

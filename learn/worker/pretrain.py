@@ -45,6 +45,7 @@ import signal
 import tempfile
 import time
 
+from learn.worker.calls import brief, call, returned
 from learn.worker.main import emit
 
 SPECIAL = "<|endoftext|>"
@@ -261,14 +262,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     def evaluate() -> None:
         tick = time.monotonic()
         with learner.autocast_context(device, train["precision"]):
-            losses = place.mean(learner.evaluate_model(model, eval_train, eval_val, device, eval_iter))
+            losses = place.mean(call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter))
             train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
-             val_bpb=number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
+             val_ppl=number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
+             val_bpb=number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -307,8 +308,9 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
             group["lr"] = lr
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
-        loss = place.mean(learner.train_step(trained, micro, optimizer, device, train["precision"],
-                                             max_norm=1.0 if step >= state["warmup_steps"] else None))  # clip after warm-up, as appendix D  # fmt: skip
+        clip = 1.0 if step >= state["warmup_steps"] else None  # clip after warm-up, as appendix D
+        loss = place.mean(call(learner.train_step, trained, micro, optimizer, device, train["precision"],
+                               max_norm=clip))  # fmt: skip
         budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
@@ -352,15 +354,15 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     emit("phase", message="evaluating on the whole validation text")
     tick = time.monotonic()
     with learner.autocast_context(device, train["precision"]):
-        losses = place.mean(learner.evaluate_model(model, eval_train, val_batches, device, len(val_batches)))
+        losses = place.mean(call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches)))
         train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
     seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": number(learner.perplexity(min(val_loss, 50.0)), "perplexity"),
-        "val_bpb": number(learner.bits_per_byte(val_loss, val_tokens, val_bytes), "bits_per_byte"),
+        "val_ppl": number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
+        "val_bpb": number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
@@ -369,7 +371,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         "config": {**config, **{key: train[key] for key in TRAIN_KEYS}, "total_steps": state["total_steps"],
                    "warmup_steps": state["warmup_steps"], **place.facts(), "mfu": place.mfu(flops, tokens_per_second)},  # fmt: skip
         "planned_steps": planned,
-        "slowdown": _slowdown(plan, state["step"], state["train_seconds"]),
+        "slowdown": slowdown(plan, state["step"], state["train_seconds"]),
         "time": seconds,  # this command's seconds (not a resumed run's before); the samples' are added below
     }
     if not place.main:
@@ -381,7 +383,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     return result
 
 
-def _slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
+def slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
     """How many times longer the steps after the plan took than the plan assumed (None without one)."""
     if plan is None or step == plan[0]:
         return None
@@ -474,15 +476,18 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     torch.manual_seed(seed)
     model.eval()
-    idx = stage5.text_to_token_ids(prompt, tok).to(next(model.parameters()).device)  # (1, T)
+    idx = call(stage5.text_to_token_ids, prompt, tok).to(next(model.parameters()).device)  # (1, T)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one sequence, small matrices: more threads only wait on each other (10x slower on a busy machine)
     try:
         with torch.no_grad():
-            out = stage4.generate(model, idx, max_new_tokens=max_new_tokens, context_size=ctx, temperature=temperature, top_k=top_k)
+            out = call(stage4.generate, model, idx, max_new_tokens=max_new_tokens, context_size=ctx,
+                       temperature=temperature, top_k=top_k)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    return stage5.token_ids_to_text(out, tok)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+        raise returned(stage4.generate, out, f"a (1, T + new) tensor of token ids, for idx {brief(idx)}")
+    return call(stage5.token_ids_to_text, out, tok)
 
 
 def load_model(checkpoint: str):
