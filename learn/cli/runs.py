@@ -257,7 +257,8 @@ def write_log(line: str, log: str, folder: Path | None) -> Path | None:
     from learn import progress
 
     logs = progress.path().parent / "logs"
-    path = folder / "error.log" if folder else logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    name = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"  # the pid: two failures in one second
+    path = folder / "error.log" if folder else logs / name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{line}\n\n{log}\n", encoding="utf-8")
