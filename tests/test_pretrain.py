@@ -96,17 +96,19 @@ BPETokenizer.train = _slow_train
 
 
 def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, monkeypatch):
-    """--max-seconds counts from the encoded text on: 8 s of tokenizer training leave the training
-    its own, where counting them would leave it at most 16 - 8 - 3 (writing) - 2 s."""
+    """--max-seconds counts from the encoded text on: 8 s of tokenizer training leave a 6 s budget
+    whole. Counted, they would spend it before the first step; not counted, the first step (taken
+    before any estimate of the time left) always starts in time, on a busy machine too."""
     from learn.cli import pretrain as command
 
     monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
     run, tree = tmp_path / "run", tree_with(tmp_path, "stage1_tokenizer/bpe.py", SLOW_TOKENIZER)
     result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
-                   "--run", run, "--max-seconds", 16)  # fmt: skip
+                   "--run", run, "--max-seconds", 6)  # fmt: skip
     assert result.exit_code == 0, result.output
-    seconds = json.loads((run / "summary.json").read_text())["time"]
-    assert seconds["tokenizer"] >= 8 and seconds["training"] >= 6, seconds
+    summary = json.loads((run / "summary.json").read_text())
+    seconds = summary["time"]
+    assert seconds["tokenizer"] >= 8 and summary["steps"] >= 1, (summary["steps"], seconds)
     assert seconds["evaluations"] < seconds["training"] and "time: tokenizer" in result.output
 
 
