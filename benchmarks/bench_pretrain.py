@@ -3,6 +3,7 @@
     python benchmarks/bench_pretrain.py speed                 # tokens/s, side by side, one run
     python benchmarks/bench_pretrain.py quality --max-seconds 240
     python benchmarks/bench_pretrain.py quality --max-seconds 600 --run runs/base   # kept, to fine-tune
+    python benchmarks/bench_pretrain.py first-run --max-seconds 240
 
 speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, context 128, vocabulary
 4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
@@ -16,6 +17,12 @@ hand ($LEARN_DATA_DIR or .data/), else a made-up text (speed does not depend on 
 quality: `learn pretrain` with the default preset on Tiny Shakespeare and --max-seconds; prints
 the validation curve (bits per byte at each evaluation), the summary, the command's wall time
 and the peak memory (largest resident set of the command and the worker it started).
+
+first-run: a learner's first `learn pretrain --max-seconds` with their own tokenizer, side by side:
+the reference, then the reference with stage 1 replaced by the variant (tests/variants/), a plain BPE
+as the lesson teaches it (counted chunks, no encode cache). Each tree's tokenizer is new to the cache,
+so each run trains and applies it before its training budget starts; prints steps, bits per byte and
+where the time went.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,13 +46,13 @@ CONFIG = {"vocab_size": 4096, "context_length": 128, "emb_dim": 256, "n_heads": 
 BATCH = 16
 
 
-def learn(*args: str, keep: str | None = None) -> tuple[dict, float]:
-    """(summary, wall seconds) of `python -m learn pretrain --impl solutions --json ARGS`; its run
+def learn(*args: str, keep: str | None = None, impl: str = "solutions") -> tuple[dict, float]:
+    """(summary, wall seconds) of `python -m learn pretrain --impl IMPL --json ARGS`; its run
     folder is `keep` (e.g. for `learn finetune --init`), else a temporary one."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(keep or tmp + "/run").resolve()
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "learn", "pretrain", "--impl", "solutions", "--json", "--run", str(run), *args],
+        done = subprocess.run([sys.executable, "-m", "learn", "pretrain", "--impl", impl, "--json", "--run", str(run), *args],
                               cwd=ROOT, capture_output=True, text=True)  # fmt: skip
         wall = time.perf_counter() - start
         if done.returncode != 0:
@@ -126,6 +134,44 @@ def quality(args) -> None:
           f"{summary['parameters']:,} parameters; wall {wall:.1f} s (summary: {summary['seconds']} s); peak memory {peak:.2f} GiB")  # fmt: skip
 
 
+def new_tree(folder: Path, stage1: Path) -> Path:
+    """solutions/ copied to `folder` with `stage1` as its stage 1, marked so its tokenizer is not cached."""
+    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(folder / "stage1_tokenizer")
+    shutil.copytree(stage1, folder / "stage1_tokenizer", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(folder / "stage1_tokenizer" / "__init__.py", "a", encoding="utf-8") as f:
+        f.write(f"# first run {time.time_ns()}\n")  # a new hash: the tokenizer cache has never seen this tree
+    return folder
+
+
+def first_run(args) -> None:
+    """Each tree's first run, one after the other, then their figures side by side."""
+    from bench_checks import machine
+    from learn.cli.pretrain import CACHE
+
+    before = set(CACHE.glob("*.json"))
+    stage1 = "stage1_tokenizer"
+    trees = {"reference": ROOT / "solutions" / stage1, "plain BPE": ROOT / "tests" / "variants" / stage1 / stage1}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = data_file(Path(tmp))
+        runs = {}
+        for name, package in trees.items():
+            tree = new_tree(Path(tmp) / name, package)
+            runs[name] = learn("--data", str(data), f"--max-seconds={args.max_seconds}", impl=str(tree))
+    for path in set(CACHE.glob("*.json")) - before:
+        path.unlink()  # the marked trees' tokenizers: nobody runs those trees again
+    print(f"{machine()}; data {data.name}, first run of each tree, --max-seconds {args.max_seconds}")
+    print("tree          steps  bits/byte  tokenizer s  training s  evaluations s  wall s")
+    for name, (summary, wall) in runs.items():
+        spent = summary["time"]
+        evaluations = spent["evaluations"] + spent["final_evaluation"]
+        print(f"{name:<11}{summary['steps']:>8,}{summary['val_bpb']:>11.3f}{spent['tokenizer']:>13.1f}"
+              f"{spent['training']:>12.1f}{evaluations:>15.1f}{wall:>8.1f}")
+    (ref, _), (plain, _) = runs.values()
+    print(f"plain BPE against the reference: {plain['steps'] / ref['steps']:.1%} of the steps, "
+          f"{plain['val_bpb'] - ref['val_bpb']:+.3f} bits per byte")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -135,8 +181,10 @@ def main() -> None:
     p.add_argument("--max-seconds", type=float, default=240)
     p.add_argument("--run", help="keep the run in this folder (a new one), e.g. for benchmarks/bench_finetune.py --init")
     p.add_argument("more", nargs="*", help="more learn pretrain options, after --")
+    p = sub.add_parser("first-run")
+    p.add_argument("--max-seconds", type=float, default=240)
     args = parser.parse_args()
-    speed(args) if args.what == "speed" else quality(args)
+    {"speed": speed, "quality": quality, "first-run": first_run}[args.what](args)
 
 
 if __name__ == "__main__":
