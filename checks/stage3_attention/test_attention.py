@@ -127,7 +127,8 @@ def probe_autocast(learner, args, x):
     m = _build(learner, MHA, args).eval()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = m(x)
-    expect(isinstance(out, torch.Tensor), f"{MHA}(x) under autocast should return a tensor", "torch.Tensor", type(out).__name__)
+    expect(isinstance(out, torch.Tensor), f"{MHA}(x) under autocast should return a tensor", "torch.Tensor",
+           type(out).__name__)  # fmt: skip
     return out.float()
 
 
@@ -389,7 +390,8 @@ def test_multihead_output_shape():
             need(type(have) in (int, float) and have == value, f"{describe(MHA, args)}.{name}", str(value), lambda: short(have))
     # learn pretrain runs the model in bf16 autocast: the scores are bfloat16, and the mask's fill must fit them
     args, (x, _, _) = specs[-1]["args"], specs[-1]["calls"][0]
-    output(run(probe_autocast, args=args, x=x), x, args["d_out"], f"{describe(MHA, args)}(x) under torch.autocast('cpu', torch.bfloat16)")
+    what = f"{describe(MHA, args)}(x) under torch.autocast('cpu', torch.bfloat16)"
+    output(run(probe_autocast, args=args, x=x), x, args["d_out"], what)
 
 
 def test_rejects_indivisible_heads():

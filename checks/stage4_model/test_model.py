@@ -567,8 +567,8 @@ def test_logits_shape():
     expect("error" not in got, what, "logits on in_idx.device (positions made there)", got.get("error"))
     expect_equal([got.get("shape"), got.get("device")], [[*shape, cfg["vocab_size"]], "meta"], f"{what}: shape, device")
     ids = torch.randint(0, cfg["vocab_size"], shape, generator=g)
-    output(run(probe_autocast_forward, cfg=cfg, ids=ids), (*shape, cfg["vocab_size"]),
-           f"GPTModel({describe(cfg)}) in train mode under torch.autocast('cpu', torch.bfloat16), as learn pretrain runs it")
+    what = f"GPTModel({describe(cfg)}) in train mode under torch.autocast('cpu', torch.bfloat16), as in learn pretrain"
+    output(run(probe_autocast_forward, cfg=cfg, ids=ids), (*shape, cfg["vocab_size"]), what)
 
 
 def test_model_is_causal():
