@@ -121,6 +121,17 @@ def probe_modules(learner, specs):
     return results
 
 
+def probe_autocast(learner, args, x):
+    """MultiHeadAttention(**args)(x) in eval mode under bf16 autocast, as learn pretrain runs the model on a CPU
+    or GPU with bfloat16: the scores are bfloat16 there. The output as float32."""
+    m = _build(learner, MHA, args).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m(x)
+    expect(isinstance(out, torch.Tensor), f"{MHA}(x) under autocast should return a tensor", "torch.Tensor",
+           type(out).__name__)  # fmt: skip
+    return out.float()
+
+
 def probe_build(learner, cases):
     """For each (kind, args): did the constructor build a module, or what did it raise?"""
     results = []
@@ -377,6 +388,10 @@ def test_multihead_output_shape():
         for name, value in expected.items():
             have = res["attrs"].get(name)
             need(type(have) in (int, float) and have == value, f"{describe(MHA, args)}.{name}", str(value), lambda: short(have))
+    # learn pretrain runs the model in bf16 autocast: the scores are bfloat16, and the mask's fill must fit them
+    args, (x, _, _) = specs[-1]["args"], specs[-1]["calls"][0]
+    what = f"{describe(MHA, args)}(x) under torch.autocast('cpu', torch.bfloat16)"
+    output(run(probe_autocast, args=args, x=x), x, args["d_out"], what)
 
 
 def test_rejects_indivisible_heads():

@@ -263,6 +263,27 @@ def test_top_k_keeps_k_most_likely():
         what = f"generate(model with fixed logits {rounded(logits)}, [[0]], 50, 4, temperature=2.0, top_k=1)"
         best = int(torch.tensor(logits).argmax())
         expect_equal(sorted(set(ids_of(res["out"], what)[0][1:])), [best], f"{what}: the ids drawn")
+    _top_k_in_a_batch(r)
+
+
+def _top_k_in_a_batch(r) -> None:
+    """A batch of rows with different logits (each row's are table[its last id]): top_k=1 draws each row's argmax,
+    top_k=k one of its row's k best. The book's min_val = top_logits[:, -1] is (B,) and fits a batch of one only."""
+    vocab, k = r.randrange(12, 40), r.randrange(2, 5)
+    table = draw_table(torch_gen(), vocab)
+    prompts = [[p] for p in r.sample(range(vocab), r.randrange(2, 5))]
+    calls = [call(GENERATE, "bigram", table, prompts, 8, 4, seed=r.randrange(2**31), temperature=1.0, top_k=top_k)
+             for top_k in (1, k)]  # fmt: skip
+    got = results_of(run(probe_generate, calls=calls), calls)
+    for c, res in zip(calls, got):
+        what, top_k = shown(c, "a model whose logits are table[last id]"), c["kwargs"]["top_k"]
+        out = ids_of(res["out"], what, rows=len(prompts))
+        expect_equal([len(row) for row in out], [9] * len(prompts), f"{what}: each row's length (1 + 8)")
+        for row in out:
+            allowed = [torch.topk(table[a], top_k).indices.tolist() for a in row[:-1]]  # after each id, its row's best
+            bad = next(((a, b) for a, b, ok in zip(row, row[1:], allowed) if b not in ok), None)
+            expect(bad is None, f"{what}: row {row}", f"each id among the {top_k} largest logits of its own row",
+                   bad and f"{bad[1]} after {bad[0]}")  # fmt: skip
 
 
 def oracle_eos(prompts: list[int], n: int, eos: int, vocab: int) -> list[list[list[int]]]:

@@ -117,6 +117,17 @@ def probe_meta_forward(learner, cfg, shape):
     return {"shape": list(out.shape), "device": out.device.type}
 
 
+def probe_autocast_forward(learner, cfg, ids):
+    """GPTModel(cfg)(ids) in train mode under bf16 autocast, as learn pretrain's train_step runs it on a CPU or GPU
+    with bfloat16 (the attention's scores and the logits are bfloat16 there). The logits as float32."""
+    torch.manual_seed(0)
+    model = learner.GPTModel(dict(cfg)).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(ids)
+    expect(isinstance(out, torch.Tensor), "GPTModel(...)(ids) under autocast returns", "a tensor", type(out).__name__)
+    return out.detach().float()
+
+
 def probe_modules(learner, specs):
     """For each spec: build the learner's module (torch seeded first), read its parameters' names
     and shapes (and values, where asked), load the judge's weights if any, and call forward on each
@@ -555,6 +566,9 @@ def test_logits_shape():
     what = f"GPTModel({describe(cfg)}).to('meta') on meta ids of shape {shape} (as on cuda or mps)"
     expect("error" not in got, what, "logits on in_idx.device (positions made there)", got.get("error"))
     expect_equal([got.get("shape"), got.get("device")], [[*shape, cfg["vocab_size"]], "meta"], f"{what}: shape, device")
+    ids = torch.randint(0, cfg["vocab_size"], shape, generator=g)
+    what = f"GPTModel({describe(cfg)}) in train mode under torch.autocast('cpu', torch.bfloat16), as in learn pretrain"
+    output(run(probe_autocast_forward, cfg=cfg, ids=ids), (*shape, cfg["vocab_size"]), what)
 
 
 def test_model_is_causal():

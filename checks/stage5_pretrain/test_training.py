@@ -96,6 +96,17 @@ if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): t
             for group, saved in zip(self.param_groups, state_dict["param_groups"]):
                 group.update({k: v for k, v in saved.items() if k != "params"})
 
+    class Wrapped(nn.Module):
+        """What learn pretrain may hand train_step instead of the model: DistributedDataParallel
+        (--nproc) forwards calls to .module and hides the model's own attributes (pos_emb, cfg, ...)."""
+
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
     class Linear(nn.Module):
         """An embedding and a linear head: the head's matmul is what autocast runs in bfloat16."""
 
@@ -169,18 +180,19 @@ def probe_loop(learner, fn, table, bias, scale, train, val, lr, kwargs):
 
 
 def probe_step(learner, table, bias, micro, lr, scale):
+    """train_step as learn pretrain calls it in warm-up: precision positional, max_norm=None, the model wrapped."""
     step = need_fn(learner, "train_step")
     model = Table(table, bias, scale)
     optimizer = SGD(model.groups(), lr=lr)
-    loss = step(model, loader(micro), optimizer, "cpu", "fp32", max_norm=None)  # as learn pretrain calls it in warm-up
+    loss = step(Wrapped(model), loader(micro), optimizer, "cpu", "fp32", max_norm=None)
     return [floats([loss], "train_step(...)")[0], model.weights()]
 
 
 def probe_clipped_step(learner, table, bias, micro, lr, scale):
-    """train_step as learn pretrain calls it after warm-up: precision positional, max_norm=1.0."""
+    """train_step as learn pretrain calls it after warm-up: precision positional, max_norm=1.0, the model wrapped."""
     step = need_fn(learner, "train_step")
     model = Table(table, bias, scale)
-    step(model, loader(micro), SGD(model.groups(), lr=lr), "cpu", "fp32", max_norm=1.0)
+    step(Wrapped(model), loader(micro), SGD(model.groups(), lr=lr), "cpu", "fp32", max_norm=1.0)
     return model.weights()
 
 

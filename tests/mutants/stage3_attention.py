@@ -95,6 +95,10 @@ MUTANTS = [
            "        self.out_proj = nn.Linear(d_out, d_out)  # combines the heads' outputs\n",
            "        self.out_proj = nn.Linear(d_out, d_out, bias=qkv_bias)  # combines the heads' outputs\n",
            ("multihead_matches_reference", "state_dict_matches_the_book", "qkv_bias_honoured", "dropout_on_weights_in_train_only")),
+    # float32's lowest as the mask's fill: it fits float32 scores but overflows bfloat16 ones, and learn pretrain runs
+    # the model in bf16 autocast ("value cannot be converted to type c10::BFloat16 without overflow")
+    Mutant("mask_filled_with_float32_min", A, MHA_MASK, MHA_MASK.replace("-torch.inf", "torch.finfo(torch.float32).min"),
+           ("multihead_output_shape",)),
     # A copy-paste slip: the values come from W_key.
     Mutant("values_from_W_key", A, CA_VALUES, CA_VALUES.replace("self.W_value(x)", "self.W_key(x)"),
            ("causal_attention_matches_reference", "attention_weights_match_reference")),

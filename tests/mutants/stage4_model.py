@@ -105,6 +105,9 @@ MUTANTS = [
            ("top_k_keeps_k_most_likely",)),
     Mutant("top_k_drops_the_kth", "generation.py", "logits < min_val", "logits <= min_val",
            ("top_k_keeps_k_most_likely",)),
+    # The book's top-k: top_logits[:, -1] is (B,), which broadcasts against (B, vocab) only for a batch of one
+    Mutant("top_k_min_val_for_a_batch_of_one", "generation.py", "min_val = top_logits[:, -1:]", "min_val = top_logits[:, -1]",
+           ("top_k_keeps_k_most_likely",)),
     Mutant("top_k_masks_with_zero", "generation.py", 'torch.full_like(logits, float("-inf"))', "torch.zeros_like(logits)",
            ("top_k_keeps_k_most_likely",)),
     Mutant("temperature_after_softmax", "generation.py",

@@ -111,6 +111,12 @@ MUTANTS = [
            '        "rng": get_rng_state(),\n', ("resume_is_bit_exact",)),
     Mutant("load_returns_only_step", "checkpoint.py", "    set_rng_state(checkpoint[\"rng\"])\n    return checkpoint\n",
            "    set_rng_state(checkpoint[\"rng\"])\n    return {\"step\": checkpoint[\"step\"]}\n", ("resume_is_bit_exact",)),
+    # The device read from the model's weights by name: learn pretrain hands train_step a DistributedDataParallel
+    # (--nproc), whose module is model.module ("'DistributedDataParallel' object has no attribute 'pos_emb'")
+    Mutant("train_step_reads_model_attributes", "step.py",
+           "            loss = calc_loss_batch(input_batch, target_batch, model, device) / k\n",
+           "            loss = calc_loss_batch(input_batch, target_batch, model, model.pos_emb.weight.device) / k\n",
+           ("accumulation_matches_big_batch", "clipping_after_warmup_recomputed", "autocast_bf16_keeps_fp32_weights")),
     # learn pretrain clips through train_step(..., max_norm=1.0) after warm-up
     Mutant("train_step_ignores_max_norm", "step.py",
            "    if max_norm is not None:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)\n", "",

@@ -43,7 +43,7 @@ def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=No
         if top_k is not None:
             # Keep only top_k values
             top_logits, _ = torch.topk(logits, top_k)  # (batch, top_k)
-            min_val = top_logits[:, -1]  # (batch,)
+            min_val = top_logits[:, -1:]  # (batch, 1); the book's [:, -1] is (batch,) and fits a batch of one only
             logits = torch.where(logits < min_val, torch.tensor(float("-inf")).to(logits.device), logits)
 
         # New: Apply temperature scaling

@@ -113,7 +113,7 @@ def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=No
         logits = logits[:, -1, :]
         if top_k is not None:
             top_logits, _ = torch.topk(logits, top_k)
-            min_val = top_logits[:, -1]
+            min_val = top_logits[:, -1, None]  # (B, 1)
             logits = torch.where(logits < min_val, torch.tensor(float("-inf")).to(logits.device), logits)
         if temperature > 0.0:
             idx_next = _sample(torch.softmax(logits / temperature, dim=-1))
