@@ -38,7 +38,7 @@ def the_learners(result, run, *said: str) -> None:
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(s in lines[0] for s in said), result.stderr
-    assert "Traceback" not in result.output and "learn/worker" not in result.output, result.output
+    assert "Traceback" not in result.output and "learn/engine" not in result.output, result.output
     assert "error.log" in lines[0]
     log = (run / "error.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "__init__.py" in log

@@ -1,4 +1,4 @@
-"""learn/wire.py: plain data crosses exactly; nothing else crosses; garbage is refused, never run."""
+"""learn/shared/wire.py: plain data crosses exactly; nothing else crosses; garbage is refused, never run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import struct
 import pytest
 import torch
 
-from learn import wire
+from learn.shared import wire
 
 PLAIN = [
     None, True, False, 0, -7, 2**70, 1.5, float("nan"), float("inf"), -float("inf"), "", "héllo 🙂", b"\x00\xff",

@@ -18,7 +18,8 @@ import os
 import numpy as np
 import torch
 
-from learn.worker.pretrain import SPECIAL, BadInput, _tokenizer, load_tokenizer
+from learn.engine.common import SPECIAL, BadInput
+from learn.engine.loading import load_tokenizer, make_tokenizer
 
 VAL_TOKENS = 2**22  # at most this many tokens validate: every evaluation reads all of them at the end
 
@@ -57,7 +58,7 @@ def windows(tokens: dict, max_length: int) -> tuple[TokenWindows, TokenWindows]:
 def probe_train_tokenizer(learner, text: str, vocab_size: int) -> dict:
     """The learner's BPETokenizer trained on `text` (with the end-of-text token): its saved bytes,
     its size and the id of the end-of-text token."""
-    tok, saved = _tokenizer("own", vocab_size, text, None)
+    tok, saved = make_tokenizer("own", vocab_size, text, None)
     return {"tokenizer": saved, "vocab_size": len(tok.vocab), "eot": _eot(tok)}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import traceback
 
-from learn.worker.explain import explain
+from learn.shared.explain import explain
 
 
 class LearnerError(AssertionError):

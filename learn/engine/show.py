@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import zlib
 
+import torch
+
+from learn.engine.loading import load_model, load_tokenizer
+from learn.shared.checking import expect
+
 D_MODEL = 16  # the width of each token's random vector
 
 
@@ -17,10 +22,6 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
     output[0, i, h * T + j] is exactly head h's weight of query i on key j. The graded checks of
     stage 3 read weights the same way.
     """
-    import torch
-
-    from learn.judge.checking import expect
-
     n, d = len(tokens), D_MODEL
     words = torch.stack([
         torch.randn(d, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(t.lower().encode())))
@@ -66,11 +67,6 @@ def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, s
     (the layer-normed hidden states) and the weights follow from its own W_query and W_key, as the
     book computes them: softmax((q k^T masked above the diagonal) / sqrt(head_dim)), per head.
     """
-    import torch
-
-    from learn.judge.checking import expect
-    from learn.worker.pretrain import load_model, load_tokenizer
-
     model, config = load_model(checkpoint)
     tok = load_tokenizer(tokenizer)
     ids = tok.encode(sentence)

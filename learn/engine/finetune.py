@@ -13,12 +13,12 @@ the time budget, the batches' order (torch's DataLoader, seeded), the progress e
 reading GPT-2's safetensors file.
 
 What goes back. The CLI (learn/cli/finetune.py) writes the run folder; the weights come as
-"weights" events, the bytes of one torch.save in parts small enough to cross (learn/wire.py), so
+"weights" events, the bytes of one torch.save in parts small enough to cross (learn/shared/wire.py), so
 that a fine-tuned GPT-2 fits too. They hold every tensor of the model except GPT-2's published
 ones left unchanged: a run from a `learn pretrain` run holds the whole model; a run from GPT-2
 holds what trained (and the new head), and is rebuilt from GPT-2's file.
 
-Events (learn.worker.main.emit), read by the CLI's progress bar:
+Events (learn.shared.protocol.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "examples_per_second", "eta"}
@@ -41,9 +41,15 @@ import os
 import tempfile
 import time
 
-from learn.worker.calls import brief, call, returned
-from learn.worker.main import emit
-from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, lr_at, number, slowdown
+import torch
+from torch.utils.data import DataLoader
+
+from learn.engine.budget import Budget, lr_at, slowdown
+from learn.engine.calls import brief, call, returned
+from learn.engine.common import SPECIAL, BadInput, Stop, number
+from learn.engine.distributed import pick_precision
+from learn.engine.loading import load_model, load_tokenizer
+from learn.shared.protocol import emit
 
 DEVICE = "cpu"
 EVALS = 10  # evaluations during a run
@@ -60,8 +66,6 @@ def read_safetensors(path: str) -> dict:
     """{name: tensor} of a safetensors file (8 bytes of header length, a JSON header, the data),
     mapped from the file rather than read: GPT-2's 548 MB are paged in as they are copied.
     Hugging Face's "transformer." prefix, where a file has it, is dropped."""
-    import torch
-
     try:
         with open(path, "rb") as f:
             size = int.from_bytes(f.read(8), "little")
@@ -114,8 +118,6 @@ def start_model(learner, init: dict, seed: int):
         {"kind": "gpt2", "path": str}          GPT-2's safetensors file, through load_weights_into_gpt
         {"kind": "config", "config": dict, "tokenizer": bytes | None}   an empty model (its weights follow)
     """
-    import torch
-
     torch.manual_seed(seed)
     if init["kind"] == "gpt2":
         params = read_safetensors(init["path"])
@@ -158,8 +160,6 @@ def prepare(learner, model, task: str, lora: dict | None, layers: str) -> list:
 
 def send_weights(model, config: dict, published: set) -> None:
     """The model's tensors, except GPT-2's unchanged ones, as "weights" events."""
-    import torch
-
     trained = {p.data_ptr() for p in model.parameters() if p.requires_grad}
     state = {k: v for k, v in model.state_dict().items() if v.data_ptr() in trained or v.data_ptr() not in published}
     buffer = io.BytesIO()
@@ -171,8 +171,6 @@ def send_weights(model, config: dict, published: set) -> None:
 
 def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
     """Put a fine-tuning run's weights (the path of its checkpoint.pt) into the model rebuilt as it was trained."""
-    import torch
-
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
         saved_config, weights = state["config"], state["model"]
@@ -190,10 +188,6 @@ def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
 
 def _settings(train: dict):
     """(Stop, the learner's stage 5, train with its precision as this machine computes it)."""
-    import torch
-
-    from learn.worker.distributed import pick_precision
-
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
     precision, why = pick_precision(train["precision"], DEVICE)
     if why:
@@ -205,7 +199,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     """Train with the learner's loss on the loader's batches, epoch after epoch; the history.
 
     The learning rate follows the learner's warmup_cosine_lr over the run's steps: epochs times the
-    batches of one, or with a deadline the steps that fit (learn/worker/pretrain.py's Budget, sized
+    batches of one, or with a deadline the steps that fit (learn/engine/budget.py's Budget, sized
     after the first steps and again at every evaluation, keeping the time of what comes after
     training: `after` = {"final_batches", "eval_batches", "sample_tokens"}, the forward passes of the
     final evaluation and of each evaluation, and the tokens generated afterwards).
@@ -213,8 +207,6 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     (pretrain's lr_at: a schedule sized again longer must not raise it). "stopped": the run ended
     before its planned steps (Ctrl-C or the budget); "slowdown" says how far the steps after the
     plan were slower than it assumed; "time": the seconds of training, evaluations included."""
-    import torch
-
     stage5 = importlib.import_module("stage5_pretrain")
     per_epoch = len(loader)
     planned = train["epochs"] * per_epoch
@@ -334,9 +326,6 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     train: batch_size, epochs, lr, warmup_steps, weight_decay, precision, layers ("last" as the
         book, or "all"), seed, threads, deadline (time.time() to be done by, or None), eval_batches.
     Returns {"summary", "history"}; the weights come as "weights" events."""
-    import torch
-    from torch.utils.data import DataLoader
-
     began = time.monotonic()
     stop, stage5, train = _settings(train)
     classify = importlib.import_module(f"{learner.__name__}.classify")
@@ -404,8 +393,6 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: dict | None, layers: str,
                         max_length: int) -> str:  # fmt: skip
     """The learner's classify_review on `text`, with a fine-tuned classifier rebuilt from its run."""
-    import torch
-
     torch.set_num_threads(1)  # one short text: more threads only wait on each other
     model, config, tok, published = start_model(learner, init, 0)
     prepare(learner, model, "classify", lora, layers)
@@ -425,8 +412,6 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
     """The model's response to each entry, as the book writes them: the learner's generate, greedy,
     from format_input(entry) until <|endoftext|>; the text after the prompt without "### Response:".
     Prompts of one length in tokens go as one batch; a row that ends early is cut at its end."""
-    import torch
-
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     model.eval()
     prompts = [learner.format_input(entry) for entry in entries]
@@ -473,9 +458,6 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
         seed, threads, deadline, eval_batches.
     Returns {"summary", "history", "task_responses": {"before", "after"}, "test_responses"};
     the weights come as "weights" events."""
-    import torch
-    from torch.utils.data import DataLoader
-
     began = time.monotonic()
     stop, stage5, train = _settings(train)
     instruct = importlib.import_module(f"{learner.__name__}.instruct")

@@ -8,14 +8,14 @@ progress events, and settings that leave the maths alone (fused AdamW, threads).
 
 Where the results go. The worker runs on a temporary copy of the tree, and as root as a user of
 its own with paths hidden (learn/worker/sandbox.py), so nothing it writes is sure to survive or
-even to be allowed. So the tokenizer travels back as bytes (plain data, learn/wire.py), and the
+even to be allowed. So the tokenizer travels back as bytes (plain data, learn/shared/wire.py), and the
 checkpoint, in the result and in "checkpoint" events, as {"file": path}: a file in the worker's
 home (its TMPDIR) that the CLI (learn/cli/pretrain.py) copies out at once, because a GPT-2-sized
 one (1.5 GB with the optimizer's moments) is more than a message carries; the CLI writes the run
 folder in its own process. What comes in that is large, a checkpoint to resume and a token file
-(--data X.bin, learn/worker/corpus.py), comes as a file descriptor the CLI opened: {"fd": n}.
+(--data X.bin, learn/engine/corpus.py), comes as a file descriptor the CLI opened: {"fd": n}.
 
-Progress events (learn.worker.main.emit), read by the CLI's progress bar:
+Progress events (learn.shared.protocol.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "progress" (0 to 1: of the
@@ -23,7 +23,7 @@ Progress events (learn.worker.main.emit), read by the CLI's progress bar:
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
     {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
 
-Where it trains (learn/worker/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
+Where it trains (learn/engine/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
 several processes under torchrun each worker is one rank of PyTorch's DistributedDataParallel:
 it keeps its rows of every batch, the gradients are averaged across ranks, and only rank 0
 returns the checkpoint and writes samples.
@@ -40,15 +40,18 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import shutil
-import signal
-import tempfile
 import time
 
-from learn.worker.calls import brief, call, returned
-from learn.worker.main import emit
+import torch
 
-SPECIAL = "<|endoftext|>"
+from learn.engine import corpus, distributed
+from learn.engine.budget import Budget, lr_at, slowdown
+from learn.engine.calls import brief, call, returned
+from learn.engine.common import BadInput, Stop, number
+from learn.engine.loading import load_model, load_tokenizer, make_tokenizer
+from learn.engine.transfer import from_bytes, to_file
+from learn.shared.protocol import emit
+
 CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI: a crash loses at most this
 EVALS = 10  # evaluations in a run whose length is known
 EVAL_SHARE = 0.1  # with --max-seconds, the evaluations' share of the time left (fewer batches each in a short run)
@@ -58,101 +61,14 @@ SAMPLE_PROMPTS = ("\n", "The ", "ROMEO:")
 SAMPLE_TOKENS = 200  # new tokens per sample
 
 
-class BadInput(AssertionError):
-    """Input that cannot train (text too short for one batch, a corrupt checkpoint): one line.
-    An AssertionError, so the worker sends its message alone, as for a probe's expect()."""
-
-
-def number(value, function: str) -> float:
-    """A loss or an accuracy the learner's `function` returned, as the float summary.json holds
-    (a one-element tensor too), or a sentence that says what came back."""
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise BadInput(f"your {function} returned {type(value).__name__}, not a number") from None
-
-
-def _via_file(write, suffix: str) -> bytes:
-    """Bytes of what write(path) writes: the learner's save functions take a path."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    os.close(fd)
-    try:
-        write(path)
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        os.unlink(path)
-
-
-def _to_file(write, suffix: str) -> dict:
-    """{"file": path} of a new file in the worker's home (its TMPDIR) that write(path) fills, for
-    the CLI to move: the learner's save functions take a path."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    os.close(fd)
-    write(path)
-    return {"file": path}
-
-
-def _from_bytes(data: bytes | dict, read, suffix: str):
-    """read(path) of a temporary file holding `data`: bytes, or {"fd": n}, a file the CLI opened."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    with os.fdopen(fd, "wb") as f:
-        if isinstance(data, dict):
-            with os.fdopen(os.dup(data["fd"]), "rb") as source:
-                source.seek(0)
-                shutil.copyfileobj(source, f, 1 << 20)
-        else:
-            f.write(data)
-    try:
-        return read(path)
-    finally:
-        os.unlink(path)
-
-
-def load_tokenizer(saved: bytes | None):
-    """The learner's BPETokenizer from its saved bytes, or GPT-2's (tiktoken) for None."""
-    if saved is None:
-        import tiktoken
-
-        try:
-            return tiktoken.get_encoding("gpt2")
-        except Exception as e:  # no network and no cached files
-            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}): "
-                           "connect once (tiktoken keeps them), or train with --tokenizer own") from None  # fmt: skip
-    stage1 = importlib.import_module("stage1_tokenizer")
-    try:
-        return _from_bytes(saved, stage1.BPETokenizer.load, ".json")
-    except Exception as e:
-        raise BadInput(f"the saved tokenizer cannot be read by your BPETokenizer.load ({type(e).__name__})") from None
-
-
-def _tokenizer(kind: str, vocab_size: int, train_text: str, saved: bytes | None):
-    """(tokenizer, its bytes or None): GPT-2's, the learner's saved one, or theirs trained now."""
-    if kind == "gpt2":
-        return load_tokenizer(None), None
-    if saved is not None:  # cached by the CLI, or the resumed run's
-        return load_tokenizer(saved), saved
-    emit("phase", message=f"training your BPE tokenizer (vocabulary {vocab_size:,}) on {len(train_text):,} characters")
-    tok = importlib.import_module("stage1_tokenizer").BPETokenizer()
-    try:
-        tok.train(train_text, vocab_size, special_tokens=[SPECIAL])
-    except ValueError as e:  # too few distinct pairs for that many merges
-        raise BadInput(f"the text is too small for a vocabulary of {vocab_size:,} ({e}): give --vocab-size a smaller number") from None
-    return tok, _via_file(tok.save, ".json")
-
-
 def fused_adamw(device: str) -> bool:
     """Whether AdamW runs as one kernel over all parameters (the same maths, faster): torch has that
     kernel on CUDA in every release we support, on the CPU and MPS only from 2.4."""
-    import torch
-
     return device == "cuda" or torch.__version__ >= (2, 4)
 
 
 def _in_order(dataset, batch_size: int, limit: int | None = None) -> list:
     """The dataset's windows in order, as full (inputs, targets) batches: for evaluation."""
-    import torch
-
     count = len(dataset) // batch_size if limit is None else min(limit, len(dataset) // batch_size)
     out = []
     for b in range(count):
@@ -167,17 +83,6 @@ def _bytes_of(batches: list, tok) -> int:
     return max(1, len(tok.decode(ids).encode("utf-8")))
 
 
-class Stop:
-    """Set by SIGUSR1: the loop ends after the step it is in."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGUSR1, self._set)
-
-    def _set(self, signum, frame) -> None:
-        self.requested = True
-
-
 def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str,
                    saved_tokenizer: bytes | None = None, resume: dict | None = None, tokens: dict | None = None) -> dict:  # fmt: skip
     """Train the learner's GPTModel on `text`; the last 10 % of its characters validate.
@@ -188,15 +93,11 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         text is encoded, or None), stop_at (a step to pause at, or None), seed, threads,
         device, compile.
     resume: {"fd": n} of a checkpoint to go on from; tokens: {"fd": n} of a token file to train on
-        instead of `text` (learn/worker/corpus.py).
+        instead of `text` (learn/engine/corpus.py).
     Returns {"stopped", "checkpoint": {"file": path} | None, "tokenizer": bytes | None, "history",
     "summary", "samples"}; summary and samples are None for a stopped run, the checkpoint None on
     every rank but 0. The summary's "time" says where this command's seconds went.
     """
-    import torch
-
-    from learn.worker import corpus, distributed
-
     stop = Stop()
     place = distributed.Place(train.get("device", "cpu"), train.get("compile", False))
     device = place.device
@@ -205,7 +106,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
     train_text, val_text = text[:split], text[split:]
     tick = time.monotonic()  # training and applying the tokenizer are outside the budget: a plain BPE takes minutes
-    tok, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
+    tok, tok_bytes = make_tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
     if place.world > 1 and tok_bytes is not None:  # each rank trained its own; rank 0's is the run's
         tok_bytes = place.same_bytes(tok_bytes)
         tok = load_tokenizer(tok_bytes)
@@ -245,7 +146,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
              "train_seconds": 0.0, "losses": [], "evals": [], "lrs": []}  # fmt: skip
     if resume is not None:
         try:
-            saved = _from_bytes(resume, lambda path: learner.load_checkpoint(path, model, optimizer), ".pt")
+            saved = from_bytes(resume, lambda path: learner.load_checkpoint(path, model, optimizer), ".pt")
         except Exception as e:
             raise BadInput(f"the checkpoint cannot be read, or is not of this model ({type(e).__name__}): "
                            "start a new run without --resume") from None  # fmt: skip
@@ -257,7 +158,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     def checkpoint() -> dict:
         extra = {key: value for key, value in state.items() if key != "step"}
-        return _to_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
+        return to_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
 
     def evaluate() -> None:
         tick = time.monotonic()
@@ -383,96 +284,12 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     return result
 
 
-def slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
-    """How many times longer the steps after the plan took than the plan assumed (None without one)."""
-    if plan is None or step == plan[0]:
-        return None
-    return (train_seconds - plan[1]) / (step - plan[0]) / max(plan[2], 1e-9)
-
-
-def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
-    """The learner's warmup_cosine_lr at `step`, held once past the peak (peaked: the last step's LR
-    was): sized again longer, the schedule moves its cosine to the right, which would raise the LR
-    in mid-decay; held, it stays where it was until the cosine comes down to it."""
-    lr = schedule(step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
-                  min_lr=train["min_lr"])  # fmt: skip
-    return min(lr, state["lrs"][-1]) if peaked else lr
-
-
 #: The training settings a summary reports (besides the model's config).
 TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "precision", "seed")
 
 
-class Budget:
-    """When a run with a deadline must stop training, and how many steps its schedule can have.
-
-    The deadline is the budget's end (pretraining's budget starts once the text is encoded).
-    Training stops early enough for what comes after it: the final evaluation (a forward pass per
-    batch, timed at every evaluation; before the first, taken as half a training step's time per
-    batch), the samples (a forward pass of one sequence per new token: about a batch's time over
-    the batch size, measured at twice the truth) and writing the run folder. Sizing trusts steady
-    speeds, not single steps: a 60-second run once trained 17 steps, once 105, when one slow step
-    or evaluation could cut the schedule.
-    """
-
-    def __init__(self, deadline: float, final_batches: int, eval_batches: int, sample_tokens: int, batch_size: int):
-        self.deadline, self.final_batches, self.eval_batches = deadline, final_batches, eval_batches
-        self.sample_tokens, self.batch_size = sample_tokens, batch_size
-        self.step_seconds: float | None = None  # per micro-batch of training: a mean, then a moving average
-        self.forward_seconds: float | None = None  # per batch of evaluation, averaged over evaluations
-        self.steps = self.evaluations = 0
-
-    def record_step(self, seconds: float) -> None:
-        """Time of a step per micro-batch; the first two (memory being allocated) are left out. The
-        plain mean of the first ten, then a moving average: one slow early step must not size a run."""
-        self.steps += 1
-        if self.steps > 2:
-            weight = max(0.1, 1 / (self.steps - 2))
-            self.step_seconds = seconds if self.step_seconds is None else (1 - weight) * self.step_seconds + weight * seconds
-
-    def record_evaluation(self, seconds: float, batches: int) -> None:
-        """Time of an evaluation of `batches` forward passes: the mean of the first ones, then a moving average."""
-        self.evaluations += 1
-        weight = max(0.5, 1 / self.evaluations)
-        now = seconds / max(batches, 1)
-        self.forward_seconds = now if self.forward_seconds is None else (1 - weight) * self.forward_seconds + weight * now
-
-    def _forward(self) -> float:
-        return self.forward_seconds or (self.step_seconds or 0.0) / 2
-
-    def _after_training(self) -> float:
-        writing = 2.0  # the run folder, after the worker: loss.png (matplotlib's import), the checkpoint, samples.txt
-        return self.final_batches * self._forward() + self.sample_tokens * self._forward() / self.batch_size + writing
-
-    def seconds_left(self) -> float:
-        return max(0.0, self.deadline - time.time())
-
-    def out_of_time(self) -> bool:
-        if self.step_seconds is None:  # no estimate yet
-            return time.time() >= self.deadline
-        return time.time() >= self.deadline - self._after_training()
-
-    def steps_left(self, evaluations: int, k: int) -> int:
-        """Steps of k micro-batches that fit before training must stop, `evaluations` included."""
-        left = self.deadline - self._after_training() - time.time() - evaluations * self.eval_batches * self._forward()
-        return max(1, int(left / max(k * (self.step_seconds or 1.0), 1e-6)))
-
-    def evaluation_batches(self, evaluations: int, share: float) -> int:
-        """Forward batches per evaluation for `evaluations` of them to take `share` of the time left."""
-        return max(1, int(share * self.seconds_left() / (evaluations * max(self._forward(), 1e-6))))
-
-    def resized(self, step: int, total: int, evaluations: int, k: int) -> int:
-        """The schedule's new length at `step` of `total`, sized again from the latest speeds: at most
-        half as many or twice as many steps left as before, for one evaluation slower or faster than
-        the rest is no trend (should the machine really slow down, out_of_time still stops in time)."""
-        left = total - step
-        return step + min(max(self.steps_left(evaluations, k), (left + 1) // 2), 2 * left)
-
-
 def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:
     """The learner's generate, from the learner's text_to_token_ids and back."""
-    import torch
-
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     torch.manual_seed(seed)
     model.eval()
@@ -488,21 +305,6 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
         raise returned(stage4.generate, out, f"a (1, T + new) tensor of token ids, for idx {brief(idx)}")
     return call(stage5.token_ids_to_text, out, tok)
-
-
-def load_model(checkpoint: str):
-    """(the learner's GPTModel with a run's weights, in eval mode; its config), from the path of a
-    run's checkpoint.pt (mapped, not read: only the weights are copied, not AdamW's moments)."""
-    import torch
-
-    stage4 = importlib.import_module("stage4_model")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-        model = stage4.GPTModel(state["config"])
-        model.load_state_dict(state["model"])
-    except Exception as e:
-        raise BadInput(f"the checkpoint cannot be read ({type(e).__name__}): is it a learn pretrain run's checkpoint.pt?") from None
-    return model.eval(), state["config"]
 
 
 def probe_generate(learner, checkpoint: str, tokenizer: bytes | None, prompt: str, max_new_tokens: int,
