@@ -5,9 +5,9 @@ The CLI names them by string ("learn.engine.pretrain:probe_pretrain", learn/shar
 and the worker imports them: nothing outside the worker imports this package (and its torch).
 Its modules import only each other, lower ones first, and learn/shared/:
 
-    common, transfer, budget      what every probe shares; files in and out; the time budget
+    common, transfer              what every probe shares; files in and out
     calls                         every call into the learner's code, and its failure in one line
-    loading                       the learner's tokenizer and model, as a run saved them
+    budget, loading               the time budget and the LR; the learner's tokenizer and model
     distributed, corpus           where a run trains; token files
     pretrain, finetune, show      the probes
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from learn.engine.calls import call, number
+
 
 class Budget:
     """When a run with a deadline must stop training, and how many steps its schedule can have.
@@ -82,6 +84,7 @@ def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
     """The learner's warmup_cosine_lr at `step`, held once past the peak (peaked: the last step's LR
     was): sized again longer, the schedule moves its cosine to the right, which would raise the LR
     in mid-decay; held, it stays where it was until the cosine comes down to it."""
-    lr = schedule(step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
-                  min_lr=train["min_lr"])  # fmt: skip
+    lr = call(schedule, step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
+              min_lr=train["min_lr"])  # fmt: skip
+    lr = number(schedule, lr)
     return min(lr, state["lrs"][-1]) if peaked else lr

@@ -46,8 +46,8 @@ import torch
 
 from learn.engine import corpus, distributed
 from learn.engine.budget import Budget, lr_at, slowdown
-from learn.engine.calls import brief, call, returned
-from learn.engine.common import BadInput, Stop, number
+from learn.engine.calls import LearnerError, brief, call, number, returned, sized, two_numbers
+from learn.engine.common import BadInput, Stop
 from learn.engine.loading import load_model, load_tokenizer, make_tokenizer
 from learn.engine.transfer import from_bytes, to_file
 from learn.shared.protocol import emit
@@ -80,7 +80,10 @@ def _in_order(dataset, batch_size: int, limit: int | None = None) -> list:
 def _bytes_of(batches: list, tok) -> int:
     """UTF-8 bytes of the text the batches' targets spell: the denominator of bits per byte."""
     ids = [int(t) for _, y in batches for t in y.flatten()]
-    return max(1, len(tok.decode(ids).encode("utf-8")))
+    text = call(tok.decode, ids)
+    if not isinstance(text, str):
+        raise returned(tok.decode, text, "a str")
+    return max(1, len(text.encode("utf-8")))
 
 
 def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str,
@@ -119,12 +122,12 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     if tokens is None:
         emit("phase", message=f"encoding the text ({len(text):,} characters)")
-        train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
-        val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
+        train_set = call(stage2.GPTDatasetV1, train_text, tok, max_length=ctx, stride=ctx)
+        val_set = call(stage2.GPTDatasetV1, val_text, tok, max_length=ctx, stride=ctx)
     else:
         train_set, val_set = corpus.windows(tokens, ctx)
-    per_epoch = len(train_set) // batch
-    if per_epoch == 0 or len(val_set) < place.world:
+    per_epoch = sized(stage2.GPTDatasetV1, train_set) // batch
+    if per_epoch == 0 or sized(stage2.GPTDatasetV1, val_set) < place.world:
         raise BadInput(f"the text is too short: {len(train_set)} training and {len(val_set)} validation windows of {ctx} tokens, "
                        f"and a batch takes {batch}: give a longer text, or a smaller --batch-size or --context-length")  # fmt: skip
     val_batch = min(batch, len(val_set) - len(val_set) % place.world)  # a short text (the book's The Verdict) validates on smaller batches
@@ -139,17 +142,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
                "samples": 0.0}  # where this command's time goes, for summary.json
 
     torch.manual_seed(seed)
-    model = stage4.GPTModel(config).to(device)
+    model = call(stage4.GPTModel, config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"],
                                   fused=fused_adamw(device))  # fmt: skip
     state = {"step": 0, "tokens_seen": 0, "total_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
              "train_seconds": 0.0, "losses": [], "evals": [], "lrs": []}  # fmt: skip
     if resume is not None:
         try:
-            saved = from_bytes(resume, lambda path: learner.load_checkpoint(path, model, optimizer), ".pt")
-        except Exception as e:
-            raise BadInput(f"the checkpoint cannot be read, or is not of this model ({type(e).__name__}): "
-                           "start a new run without --resume") from None  # fmt: skip
+            saved = from_bytes(resume, lambda path: call(learner.load_checkpoint, path, model, optimizer), ".pt")
+        except LearnerError as e:  # a corrupt file, another model's, or the learner's bug: the line says which
+            raise LearnerError(f"the checkpoint cannot be read, or is not of this model: {e} (or start a new run without --resume)",
+                               e.log) from None  # fmt: skip
+        if not isinstance(saved, dict) or not set(state) <= set(saved):
+            raise returned(learner.load_checkpoint, saved, f"a dict with the keys save_checkpoint saved: {', '.join(state)}")
         state.update({key: saved[key] for key in state})
     trained = place.wrap(model, k)  # what train_step runs: DDP over the model with several ranks
     flops = place.flops_per_token(model, config)
@@ -158,19 +163,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     def checkpoint() -> dict:
         extra = {key: value for key, value in state.items() if key != "step"}
-        return to_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
+        return to_file(lambda path: call(learner.save_checkpoint, path, model, optimizer, state["step"], config=config, **extra), ".pt")
 
     def evaluate() -> None:
         tick = time.monotonic()
-        with learner.autocast_context(device, train["precision"]):
-            losses = place.mean(call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter))
-            train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
+        with call(learner.autocast_context, device, train["precision"]):
+            losses = call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter)
+        train_loss, val_loss = place.mean(two_numbers(learner.evaluate_model, losses))
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
-             val_bpb=number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
+             val_ppl=number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
+             val_bpb=number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -182,7 +187,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         """Training batches from number `first` on, epoch after epoch, each epoch in its own order."""
         epoch, start = divmod(first, per_epoch)
         while True:
-            yield from learner.epoch_batches(train_set, batch, seed, epoch, start)
+            yield from call(learner.epoch_batches, train_set, batch, seed, epoch, start)
             epoch, start = epoch + 1, 0
 
     batches = stream(state["step"] * k)
@@ -210,8 +215,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
         clip = 1.0 if step >= state["warmup_steps"] else None  # clip after warm-up, as appendix D
-        loss = place.mean(call(learner.train_step, trained, micro, optimizer, device, train["precision"],
-                               max_norm=clip))  # fmt: skip
+        loss = call(learner.train_step, trained, micro, optimizer, device, train["precision"], max_norm=clip)
+        loss = place.mean(number(learner.train_step, loss))
         budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
@@ -254,16 +259,16 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         return result
     emit("phase", message="evaluating on the whole validation text")
     tick = time.monotonic()
-    with learner.autocast_context(device, train["precision"]):
-        losses = place.mean(call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches)))
-        train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
+    with call(learner.autocast_context, device, train["precision"]):
+        losses = call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches))
+    train_loss, val_loss = place.mean(two_numbers(learner.evaluate_model, losses))
     seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
-        "val_bpb": number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"),
+        "val_ppl": number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
+        "val_bpb": number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
