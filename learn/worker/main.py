@@ -91,12 +91,14 @@ class Probes:
 
 
 def answer(probes: Probes, request: dict) -> dict:
-    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence; its
-    traceback, the "log" (learn/engine/calls.py's LearnerError carries its own), goes to a log file."""
+    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence; for
+    an engine probe, its traceback too, the "log" (learn/engine/calls.py's LearnerError carries its
+    own), which the CLI writes to the run's log file."""
     import traceback
 
     package = request["package"]
     probe = probes.probe(request["probe"])
+    engine = isinstance(request["probe"], str)  # named "learn.engine.<module>:<function>", not a check's
     try:
         learner = probes.learner(package)
     except BaseException as e:  # SystemExit and KeyboardInterrupt included: the learner's doing
@@ -104,10 +106,17 @@ def answer(probes: Probes, request: dict) -> dict:
     try:
         value = probe(learner, **request["kwargs"])
     except AssertionError as e:  # a probe's own expect(): what is wrong, in the check's words
-        return {"error": str(e) or "an assertion failed", "kind": "probe", "log": getattr(e, "log", "")}
+        return failure(str(e) or "an assertion failed", getattr(e, "log", ""), engine)
     except BaseException as e:
-        return {"error": explain(e), "kind": "probe", "log": traceback.format_exc()}
+        return failure(explain(e), traceback.format_exc(), engine)
     return {"result": value}
+
+
+def failure(sentence: str, log: str, engine: bool) -> dict:
+    """The reply of a probe that raised. Only an engine probe's carries the log: a graded check's
+    verdict needs the sentence alone, and the judge is sent nothing it does not need."""
+    reply = {"error": sentence, "kind": "probe"}
+    return {**reply, "log": log} if engine else reply
 
 
 def main() -> None:
