@@ -17,7 +17,7 @@ with TF32, on Tiny Shakespeare prepared into a token file (`learn prepare --toke
 Two runs of --steps and --steps / 5 steps: the longer one's summary gives tokens/s and MFU as a
 user sees them (start-up of the step loop and, with --compile, compiling included); their
 difference the steady rate. MFU is 6 N + 12 L T d FLOPs per token (N the weights that multiply)
-over the GPU's dense bf16 peak (learn/worker/distributed.py's table). llm.c reports about 40-47 %
+over the GPU's dense bf16 peak (learn/engine/distributed.py's table). llm.c reports about 40-47 %
 for this model on an H100.
 
 Both need GPT-2's tokenizer files for `gpu` (tiktoken's cache, $TIKTOKEN_CACHE_DIR) and Tiny

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from learn.judge.checking import as_tiktoken  # noqa: E402
+from learn.shared.checking import as_tiktoken  # noqa: E402
 from learn.data import fetch  # noqa: E402
 
 

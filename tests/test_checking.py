@@ -1,10 +1,10 @@
-"""learn/judge/checking.py: what a failed check's message shows."""
+"""learn/shared/checking.py: what a failed check's message shows."""
 
 from __future__ import annotations
 
 import pytest
 
-from learn.judge.checking import TensorData, expect, expect_close_data, expect_equal, expect_near, expect_near_list
+from learn.shared.checking import TensorData, expect, expect_close_data, expect_equal, expect_near, expect_near_list
 
 
 def message(call, *args) -> str:

@@ -223,13 +223,13 @@ learn.cli.app(["prepare", sys.argv[1], "--impl", "solutions", "--out", sys.argv[
 
 
 def test_commands_name_their_probes_without_importing_torch(tmp_path):
-    """The CLI names the engine's probes ("learn.worker.corpus:probe_encode"), the worker imports
+    """The CLI names the engine's probes ("learn.engine.corpus:probe_encode"), the worker imports
     them: importing them here would cost torch's seconds in a process that never uses it."""
     text = tmp_path / "words.txt"
     text.write_text("the cat sat on the mat " * 100, encoding="utf-8")
     command = [sys.executable, "-c", UP_TO_THE_WORKER, text, tmp_path / "words.bin"]
     done = subprocess.run(command, capture_output=True, text=True)
-    assert done.stdout == "learn.worker.corpus:probe_train_tokenizer False\n", done.stderr
+    assert done.stdout == "learn.engine.corpus:probe_train_tokenizer False\n", done.stderr
 
 
 def test_every_package_of_learn_is_installed():

@@ -135,7 +135,7 @@ def test_a_port_in_use_or_a_rank_that_never_comes_is_one_line(text_file, tmp_pat
 
 
 def test_precision_auto_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
-    from learn.worker import distributed
+    from learn.engine import distributed
 
     assert distributed.pick_precision("fp32", "cpu") == ("fp32", None)
     assert distributed.pick_precision("bf16", "cpu") == ("bf16", None)  # asked for: kept wherever autocast computes

@@ -106,7 +106,7 @@ ATTACKS = {
     """,
     # Patch what judges it: only the worker's copies exist here.
     "monkeypatch_the_judge": """\
-        import learn.judge.checking as c, learn.wire as w
+        import learn.shared.checking as c, learn.shared.wire as w
         c.expect = c.expect_equal = lambda *a, **k: None
         w.encode = lambda value: b"\x00\x00\x00\x02{}"  # every reply becomes an empty header
     """,

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from learn import ROOT, cli
 from learn.cli import prepare as command
 from learn.cli.datafiles import read_folder
-from learn.worker.corpus import TokenWindows
+from learn.engine.corpus import TokenWindows
 
 runner = CliRunner()
 

@@ -228,7 +228,7 @@ def test_bad_settings_runs_and_trees(text_file, tmp_path, monkeypatch):
 
 def test_adamw_is_fused_only_where_this_torch_has_the_kernel(monkeypatch):
     """pyproject.toml promises torch >= 2.1; fused AdamW on the CPU came in 2.4."""
-    from learn.worker.pretrain import fused_adamw
+    from learn.engine.pretrain import fused_adamw
 
     assert fused_adamw("cpu") and fused_adamw("cuda")
     monkeypatch.setattr(torch, "__version__", torch.torch_version.TorchVersion("2.3.1"))
@@ -236,7 +236,7 @@ def test_adamw_is_fused_only_where_this_torch_has_the_kernel(monkeypatch):
 
 
 def test_budget_sizes_a_run_from_steady_speeds():
-    from learn.worker.pretrain import Budget
+    from learn.engine.budget import Budget
 
     budget = Budget(time.time() + 101, final_batches=0, eval_batches=0, sample_tokens=0, batch_size=1)
     for seconds in (5.0, 5.0, 1.0, *[0.1] * 9):  # two warm-up steps, then one slow step among ten
@@ -255,7 +255,7 @@ def test_budget_sizes_a_run_from_steady_speeds():
 def test_the_lr_never_rises_after_its_peak_when_the_schedule_is_sized_again():
     """The engine's LR around the learner's warmup_cosine_lr, as the loop calls it, while the budget
     sizes the schedule again (shorter, then much longer: the cosine moves right and would go up)."""
-    from learn.worker.pretrain import lr_at
+    from learn.engine.budget import lr_at
     from solutions.stage5_pretrain import warmup_cosine_lr
 
     train = {"lr": 1e-3, "min_lr": 1e-4}

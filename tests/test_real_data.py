@@ -24,7 +24,7 @@ def run_with_solutions(code: str) -> str:
 
 def test_reference_bpe_on_tiny_shakespeare_agrees_with_tiktoken():
     out = run_with_solutions(
-        "from learn.data import fetch; from learn.judge.checking import as_tiktoken\n"
+        "from learn.data import fetch; from learn.shared.checking import as_tiktoken\n"
         "from stage1_tokenizer import BPETokenizer\n"
         "text = fetch('tinyshakespeare.txt', progress=False).read_text()\n"
         "tok = BPETokenizer(); tok.train(text, 4096, ['<|endoftext|>'])\n"

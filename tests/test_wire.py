@@ -1,4 +1,4 @@
-"""learn/wire.py: plain data crosses exactly; nothing else crosses; garbage is refused, never run."""
+"""learn/shared/wire.py: plain data crosses exactly; nothing else crosses; garbage is refused, never run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import struct
 import pytest
 import torch
 
-from learn import wire
+from learn.shared import wire
 
 PLAIN = [
     None, True, False, 0, -7, 2**70, 1.5, float("nan"), float("inf"), -float("inf"), "", "héllo 🙂", b"\x00\xff",
@@ -121,3 +121,38 @@ def test_a_graded_reply_is_capped_below_a_request():
     chunks = iter([struct.pack(">I", wire.MAX_REPLY + 1)])
     with pytest.raises(wire.WireError, match="over the 16 MB limit"):
         wire.read_frame(lambda n: next(chunks, b""), wire.MAX_REPLY)
+
+
+class LoggedError(AssertionError):
+    """What the engine's `call` raises: a sentence, and the learner's traceback as its log."""
+
+    log = "Traceback (most recent call last): ..."
+
+
+def _raise(error):
+    def probe(learner):
+        raise error
+
+    return probe
+
+
+class OneProbe:
+    """answer()'s view of the probes: `probe` for any name, and a learner's package that imports."""
+
+    def __init__(self, probe):
+        self.probe = lambda named: probe
+
+    def learner(self, package):
+        return None
+
+
+@pytest.mark.parametrize("error", [ZeroDivisionError("x"), LoggedError("your code raised ...")], ids=["raised", "call"])
+@pytest.mark.parametrize(("named", "logged"), [(["checks/a/test_a.py", "probe_a"], False), ("learn.engine.show:probe_a", True)],
+                         ids=["check", "engine"])  # fmt: skip
+def test_only_an_engine_probe_s_failure_carries_a_log(error, named, logged):
+    """A run writes the traceback to its log; a graded check's verdict needs the sentence alone."""
+    from learn.worker.main import answer
+
+    reply = answer(OneProbe(_raise(error)), {"probe": named, "package": "stage1_tokenizer", "kwargs": {}})
+    assert reply["kind"] == "probe" and reply["error"]
+    assert ("log" in reply) == logged and (not logged or "Traceback" in reply["log"]), reply

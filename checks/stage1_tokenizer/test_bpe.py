@@ -18,7 +18,7 @@ from functools import cache
 
 import regex
 
-from learn.judge.checking import answers, as_tiktoken, expect, expect_equal, expect_type, fixture, rng, run, short
+from learn.shared.checking import answers, as_tiktoken, expect, expect_equal, expect_type, fixture, rng, run, short
 
 PKG = "stage1_tokenizer"
 EOT = "<|endoftext|>"

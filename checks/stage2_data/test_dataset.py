@@ -16,7 +16,7 @@ probes send each tensor as {"dtype", "shape", "values"}, read back here by `tens
 from __future__ import annotations
 
 
-from learn.judge.checking import expect, expect_equal, expect_type, plain_tensor, rng, run, short, tensor_data
+from learn.shared.checking import expect, expect_equal, expect_type, plain_tensor, rng, run, short, tensor_data
 
 if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
     import torch  # noqa: F401  (the judge never needs it: the probes send tensors as plain lists)

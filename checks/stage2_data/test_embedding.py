@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from learn.judge.checking import expect, expect_close_data, expect_equal, expect_type, flat, plain_tensor, rng, run, short, tensor_data
+from learn.shared.checking import expect, expect_close_data, expect_equal, expect_type, flat, plain_tensor, rng, run, short, tensor_data
 
 if __name__.startswith("learn_probes_"):  # the worker (learn/worker/main.py): load torch while the judge starts
     import torch  # noqa: F401

@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, forward_calls, rng, run, short, torch_gen
+from learn.shared.checking import expect, expect_close, expect_equal, expect_type, forward_calls, rng, run, short, torch_gen
 
 B, T, CONTEXT, D_IN, D_OUT, HEADS = 2, 5, 7, 6, 8, 2  # T < CONTEXT on purpose: the mask is cut
 FEATURES = 4  # the one-hot layout's random input features, beside its T one-hot positions and a constant 1

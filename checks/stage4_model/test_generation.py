@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import expect, expect_equal, rng, run, short, torch_gen
+from learn.shared.checking import expect, expect_equal, rng, run, short, torch_gen
 
 PKG = "stage4_model"
 GENERATE, SIMPLE = "generate", "generate_text_simple"

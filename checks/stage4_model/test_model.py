@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
+from learn.shared.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
 
 PKG = "stage4_model"
 EPS = 1e-5

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 
-from learn.judge.checking import answers, expect, expect_equal, expect_near, plain_tensor, rng, run, short, tensor_data
+from learn.shared.checking import answers, expect, expect_equal, expect_near, plain_tensor, rng, run, short, tensor_data
 
 PKG = "stage5_pretrain"
 EOT = "<|endoftext|>"

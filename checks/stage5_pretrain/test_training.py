@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 
-from learn.judge.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list,
+from learn.shared.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list,
                                   expect_type, flat, plain_tensor, rng, run, short, tensor_data)
 
 PKG = "stage5_pretrain"

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import (answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, rng, run,
+from learn.shared.checking import (answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, rng, run,
                                   short, torch_gen)
 
 PKG = "stage6_finetune"

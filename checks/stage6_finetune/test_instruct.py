@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from learn.judge.checking import answers, expect, expect_equal, expect_type, rng, run, short
+from learn.shared.checking import answers, expect, expect_equal, expect_type, rng, run, short
 
 PREAMBLE = ("Below is an instruction that describes a task. "
             "Write a response that appropriately completes the request.")  # fmt: skip

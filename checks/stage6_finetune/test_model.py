@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import (answers, expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short,
+from learn.shared.checking import (answers, expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short,
                                   torch_gen)
 
 PKG = "stage6_finetune"

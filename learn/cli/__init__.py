@@ -4,7 +4,7 @@ Exit codes: 0 success (every check passed); 1 the command ran but did not do its
 failed, the learner's code failed in `learn show`, a reset was declined); 2 usage error or locked
 stage; 3 the grader itself failed (`learn check`; its log is written to .learn/logs/).
 Start-up stays light: nothing here imports torch; the checks run in a separate process, and the
-engine's probes are named, not imported ("learn.worker.pretrain:probe_generate"): the worker imports them.
+engine's probes are named, not imported ("learn.engine.pretrain:probe_generate"): the worker imports them.
 
 One module per command (learn/cli/status.py, ...); what they share, the consoles and finding the
 course, a stage and a tree, is in learn/cli/console.py.

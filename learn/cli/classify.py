@@ -6,7 +6,7 @@
 It reads the run folder in this process and sends its checkpoint (and tokenizer) to a worker that
 rebuilds the classifier as it was trained (your GPTModel, prepare_classifier or LoRA, and GPT-2's
 file again for a run that started from it) and answers with your classify_review
-(learn/worker/finetune.py).
+(learn/engine/finetune.py).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def classify(
 
         try:
             with err.status("classifying..."):
-                label = engine.run("learn.worker.finetune:probe_classify_text", kwargs, TIMEOUT,
+                label = engine.run("learn.engine.finetune:probe_classify_text", kwargs, TIMEOUT,
                                    package="stage6_finetune")
         except ProbeFailed as e:
             raise failed(e, folder) from None

@@ -6,7 +6,7 @@ order of their paths, with the end-of-text token between one file and the next, 
 window of the training joins two documents without the model being told.
 
 A token file, NAME.bin, holds token ids as little-endian uint16 (nanoGPT's format; the worker
-memory-maps it, learn/worker/corpus.py); beside it NAME.json says how it was made:
+memory-maps it, learn/engine/corpus.py); beside it NAME.json says how it was made:
 
     {"format": "learn tokens 1", "tokens": 301966, "tokenizer": "gpt2" | "own",
      "vocab_size": 50257, "eot": 50256, "sha256": "<of NAME.bin>", "source": "tinyshakespeare"}

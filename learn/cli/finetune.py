@@ -5,7 +5,7 @@
     learn classify "You have been selected to receive $1000 cash" --run runs/classify-mine
     learn finetune instruct --init mine --max-seconds 300
 
-Where your code runs. As for `learn pretrain`: a contained worker runs learn/worker/finetune.py's
+Where your code runs. As for `learn pretrain`: a contained worker runs learn/engine/finetune.py's
 probes on a copy of your tree (your stage 6 and the stages it builds on), sends progress events
 and the results as plain data, the weights as bytes; this process reads and splits the data,
 generates and scores the objective tasks (learn/tasks.py), and writes the run folder.
@@ -57,7 +57,7 @@ SPLIT_SEED = 123  # the book's random_state: the same split whatever --seed is
 MARGIN = 180  # seconds the worker gets beyond --max-seconds (start-up, and the evaluations after a stop)
 WRITING = 3  # seconds kept from the budget for writing the run folder
 STOP_WAIT = 600  # seconds a stopped run gets to evaluate and send its weights
-#: What a summary takes from the worker's of the run's training and its budget (learn/worker/finetune.py `fit`).
+#: What a summary takes from the worker's of the run's training and its budget (learn/engine/finetune.py `fit`).
 BUDGET = ("steps", "epochs", "examples_seen", "trainable_parameters", "parameters", "stopped", "planned_steps",
           "slowdown")  # fmt: skip
 
@@ -331,7 +331,7 @@ def classify(
                 f"train accuracy {100 * e['train_accuracy']:5.1f} %  val accuracy {100 * e['val_accuracy']:5.1f} %")  # fmt: skip
 
 
-    result = train("learn.worker.finetune:probe_finetune_classify", kwargs, start, tree, packages, folder,
+    result = train("learn.engine.finetune:probe_finetune_classify", kwargs, start, tree, packages, folder,
                    (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "max_length": worker["max_length"],
@@ -421,7 +421,7 @@ def instruct(
         return f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}"
 
 
-    result = train("learn.worker.finetune:probe_finetune_instruct", kwargs, start, tree, packages, folder,
+    result = train("learn.engine.finetune:probe_finetune_instruct", kwargs, start, tree, packages, folder,
                    (max_seconds or 10**7) + MARGIN, as_json, print_eval)
     worker = result["summary"]
     write_json(folder / "run.json", {**info, "config": worker["config"], "pad_token_id": worker["pad_token_id"]})

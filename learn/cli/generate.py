@@ -6,7 +6,7 @@
 It reads the run folder (learn/cli/runs.py) in this process, hands the checkpoint over to a worker
 (which maps it: a GPT-2-sized one stays out of this process) and sends it the tokenizer; the worker
 runs your stage-4 generate, with your stage-5 text_to_token_ids and
-token_ids_to_text (learn/worker/pretrain.py); the text comes back and is printed.
+token_ids_to_text (learn/engine/pretrain.py); the text comes back and is printed.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def generate(
               "temperature": temperature, "top_k": top_k, "seed": seed}  # fmt: skip
     try:
         with err.status("generating..."):
-            text = engine.run("learn.worker.pretrain:probe_generate", kwargs, TIMEOUT, package="stage5_pretrain")
+            text = engine.run("learn.engine.pretrain:probe_generate", kwargs, TIMEOUT, package="stage5_pretrain")
     except ProbeFailed as e:
         raise failed(e, folder) from None
     finally:

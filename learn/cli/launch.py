@@ -5,7 +5,7 @@
 
 torchrun starts N copies of the command with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 MASTER_ADDR and MASTER_PORT set. Each copy starts its own worker, which inherits them and joins the
-others as one rank of DistributedDataParallel (learn/worker/distributed.py). Rank 0 is the run as
+others as one rank of DistributedDataParallel (learn/engine/distributed.py). Rank 0 is the run as
 one process would be: progress bar, run folder, summary. The other ranks write nothing; they
 print only an error of their own.
 

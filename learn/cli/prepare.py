@@ -198,14 +198,14 @@ def _own(engine, files: list[Path], vocab_size: int, train_chars: int):
     text = "".join(start)[: min(train_chars, int(sum(map(len, start)) * 0.9))]
     try:
         with err.status(f"training your BPE tokenizer on {len(text):,} characters (vocabulary {vocab_size:,})"):
-            made = engine.run("learn.worker.corpus:probe_train_tokenizer", {"text": text, "vocab_size": vocab_size},
+            made = engine.run("learn.engine.corpus:probe_train_tokenizer", {"text": text, "vocab_size": vocab_size},
                               SECONDS, package="stage1_tokenizer")
     except ProbeFailed as e:
         raise failed(e) from None
 
     def encode(piece: str) -> bytes:
         try:
-            return engine.run("learn.worker.corpus:probe_encode", {"tokenizer": made["tokenizer"], "texts": [piece]},
+            return engine.run("learn.engine.corpus:probe_encode", {"tokenizer": made["tokenizer"], "texts": [piece]},
                               SECONDS, package="stage1_tokenizer")
         except ProbeFailed as e:
             raise failed(e) from None

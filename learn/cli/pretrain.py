@@ -6,7 +6,7 @@
     learn pretrain --run mine --resume               go on from runs/mine/'s checkpoint, bit for bit
 
 Where your code runs. Never in this process: a worker, contained as the grader's are
-(learn/judge/workers.py), runs learn/worker/pretrain.py's probe on a copy of your tree: your
+(learn/judge/workers.py), runs learn/engine/pretrain.py's probe on a copy of your tree: your
 tokenizer, data set, model and training step. It sends progress events (the bar here) and the
 results back as plain data, the checkpoint and tokenizer as bytes; this process writes the run
 folder (learn/cli/runs.py says what it holds), because the worker's files would not survive it.
@@ -300,7 +300,7 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
         kwargs = {**kwargs, **{key: {"fd": f.fileno()} for key, f in opened.items()}}
         try:
             try:
-                result = engine.run("learn.worker.pretrain:probe_pretrain", kwargs, seconds, on_event=on_event,
+                result = engine.run("learn.engine.pretrain:probe_pretrain", kwargs, seconds, on_event=on_event,
                                     package="stage5_pretrain")
             except KeyboardInterrupt:
                 if not saved["events"]:  # still starting: nothing to save

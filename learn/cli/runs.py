@@ -5,7 +5,7 @@ A run folder, runs/<name>/ in the course (or any folder given as a path), holds:
     run.json        what the run was started with: config, training settings, data, tokenizer;
                     a fine-tuning run's also its "task" (classify or instruct) and where it started
     checkpoint.pt   weights, optimizer, step, schedule and random generators (stage 5's save_checkpoint);
-                    a fine-tuning run's: its weights (learn/worker/finetune.py says which)
+                    a fine-tuning run's: its weights (learn/engine/finetune.py says which)
     tokenizer.json  the learner's trained BPE tokenizer (absent with GPT-2's tokenizer)
     summary.json, loss.png, samples.txt   written when a run finishes (learn finetune: its own files)
 """
@@ -22,15 +22,16 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from learn import ROOT, files, wire
+from learn import ROOT, files
 from learn.cli.console import DEFAULT_TREE, err, error_line, load_course, load_progress, shown, tell, usage_error
+from learn.shared import wire
 
 RUNS = ROOT / "runs"
 MEMORY = 4 * 2**30  # bytes of address space for a worker that trains
 TASKS = 4096  # processes and threads of a worker's own user: a GPU's runtime and torch.compile's workers start many
 GPT2_MEMORY = 12 * 2**30  # for a worker that holds GPT-2 (124M): its file mapped, the model copied, AdamW's moments
 GPT2_WEIGHTS = "gpt2-124m.safetensors"  # learn/data.py's name for GPT-2's published weights
-PRECISIONS = ("auto", "bf16", "fp32")  # learn/worker/distributed.py's pick_precision decides what auto is
+PRECISIONS = ("auto", "bf16", "fp32")  # learn/engine/distributed.py's pick_precision decides what auto is
 
 
 def precision_option():
@@ -121,7 +122,7 @@ def workers(tree: Path, packages: list[str], memory: int | None = MEMORY, pass_f
     files `pass_fds` (learn/judge/workers.py), and with `gpt2` GPT-2's tokenizer files."""
     from learn.judge import reaper
     from learn.judge.workers import Workers
-    from learn.worker.sandbox import Limits
+    from learn.shared.limits import Limits
 
     reaper.guard_this_process()
     limits = Limits(address_space=memory, cpu_seconds=None, file_size=None, processes=TASKS)
@@ -269,7 +270,7 @@ def write_log(line: str, log: str, folder: Path | None) -> Path | None:
 
 def with_progress(engine, probe, kwargs: dict, seconds: float, quiet: bool, on_event, package: str, stop_wait: float,
                   folder: Path | None = None) -> dict:  # fmt: skip
-    """The result of a long probe of the engine's (learn/worker/finetune.py), with a progress bar.
+    """The result of a long probe of the engine's (learn/engine/finetune.py), with a progress bar.
 
     "phase" events name what the worker does; "step" events ({"step", "total_steps", "loss", "lr",
     "examples_per_second"}) move the bar; every other event goes to on_event(event, console), which prints above the bar.

@@ -19,7 +19,7 @@ shows the causal structure (nothing above the diagonal, every row sums to 1) and
 each head spreads its weights; a trained model (stage 5) has sharper, meaningful patterns.
 
 Where your code runs. Never in this process: a worker, contained as the grader's are
-(learn/judge/workers.py), runs the probe of learn/worker/show.py on your tree (its docstring says
+(learn/judge/workers.py), runs the probe of learn/engine/show.py on your tree (its docstring says
 how it reads the weights through your forward) and sends them back as plain lists; this process
 then draws them with matplotlib's Agg backend. Neither torch nor matplotlib is imported when this
 module is (the CLI must start fast).
@@ -106,7 +106,7 @@ def _trained(sentence: str, run: str, layer: int, impl: Optional[str], png: Path
     kwargs = {"checkpoint": checkpoint, "tokenizer": tokenizer, "sentence": sentence, "layer": layer}
     try:
         with err.status(f"running your GPTModel from {shown(folder)}/..."):
-            result = engine.run("learn.worker.show:probe_trained_attention", kwargs, TIMEOUT, package="stage5_pretrain")
+            result = engine.run("learn.engine.show:probe_trained_attention", kwargs, TIMEOUT, package="stage5_pretrain")
     except ProbeFailed as e:
         raise failed(e) from None
     finally:
@@ -131,13 +131,13 @@ def _run_learner_code(stage: Stage, tree: Path, tokens: list[str], heads: int, s
     or {"error": one line}; never raises for the learner's bugs (a crash, os._exit or a hang)."""
     from learn.judge import reaper
     from learn.judge.workers import ProbeFailed, Workers
-    from learn.worker.sandbox import Limits
+    from learn.shared.limits import Limits
 
     reaper.guard_this_process()
     workers = Workers([stage.package], tree, Limits(address_space=stage.memory_mb * 2**20))
     try:
         kwargs = {"tokens": tokens, "heads": heads, "seed": seed}
-        weights = workers.run("learn.worker.show:probe_attention_weights", kwargs, TIMEOUT, package=stage.package)
+        weights = workers.run("learn.engine.show:probe_attention_weights", kwargs, TIMEOUT, package=stage.package)
         return {"weights": weights}
     except ProbeFailed as e:
         return {"error": str(e)}

@@ -27,9 +27,10 @@ from pathlib import Path
 import pytest
 
 from learn import manifest
-from learn.judge import checking, reaper
+from learn.judge import reaper
 from learn.judge.workers import ProbeFailed, Workers
-from learn.worker.sandbox import Limits
+from learn.shared import checking
+from learn.shared.limits import Limits
 
 MESSAGE_CAP = 4000  # characters of a check's message
 

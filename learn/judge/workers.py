@@ -1,8 +1,8 @@
 """The judge's side of the worker: start it, send it probes, own its time, kill it.
 
 One `Workers` per judge process (learn/judge/plugin.py makes it at start-up, so that the worker
-imports torch while the judge does). Each probe is a round trip (learn/worker/main.py). The judge
-trusts nothing that comes back: a reply is decoded by learn/wire.py into plain data or refused.
+imports torch while the judge does). Each probe is a round trip (learn/shared/protocol.py). The judge
+trusts nothing that comes back: a reply is decoded by learn/shared/wire.py into plain data or refused.
 
 The judge owns time. A probe that does not answer by its check's deadline has its worker killed
 (with everything it started, learn/judge/reaper.py) and the check fails; the next probe gets a
@@ -27,12 +27,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from learn import ROOT, wire
+from learn import ROOT
 from learn.judge import bwrap, reaper
-from learn.worker.main import BOOT
-from learn.worker.sandbox import Limits
+from learn.shared import wire
+from learn.shared.limits import Limits
+from learn.shared.protocol import BOOT, ENGINE
 
-ENGINE_PROBE = re.compile(r"learn\.worker\.\w+:\w+")  # how the CLI names a probe of the engine's: learn/worker/main.py
+ENGINE_PROBE = re.compile(re.escape(ENGINE) + r"\w+:\w+")  # how the CLI names a probe of the engine's
 LOG_TAIL = 2048  # bytes of the worker's output kept for a message
 MESSAGE_CAP = 2000  # characters of any sentence the worker sends
 LOG_CAP = 200_000  # characters of a traceback it sends with one
@@ -262,11 +263,11 @@ class Workers:
     def run(self, probe, kwargs: dict, seconds: float, on_event=None, package: str | None = None):
         """probe(learner, **kwargs) in the worker, given `seconds`; its result, or ProbeFailed.
         `probe` is a check module's function, whose `learner` is the package of its check folder, or
-        an engine probe named "learn.worker.<module>:<function>" (learn/worker/show.py, ...), whose
+        an engine probe named "learn.engine.<module>:<function>" (learn/engine/show.py, ...), whose
         `learner` is `package`: named, so that the CLI never imports the engine (and torch) itself."""
         if isinstance(probe, str):
             if ENGINE_PROBE.fullmatch(probe) is None or package not in self.packages:
-                raise ProbeFailed(f"{probe!r} is not a probe learn.worker.<module>:<function> of {package}", "internal")
+                raise ProbeFailed(f"{probe!r} is not a probe learn.engine.<module>:<function> of {package}", "internal")
             named = probe
         else:
             file, name = Path(probe.__code__.co_filename).resolve(), probe.__name__
@@ -296,7 +297,7 @@ class Workers:
 
     def stop(self, seconds: float, on_event=None):
         """Ask the probe in flight to finish early and return its result (or ProbeFailed). The
-        engine's long probes (learn/worker/pretrain.py) end their loop on SIGUSR1 and answer;
+        engine's long probes (learn/engine/pretrain.py) end their loop on SIGUSR1 and answer;
         `learn pretrain` sends it on Ctrl-C, so that the run's last step is saved."""
         worker = self.current
         if worker is None:

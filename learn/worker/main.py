@@ -1,20 +1,12 @@
 """The worker's loop: contain this process, then answer the judge's probes one by one.
 
-The judge starts `python -E -P -B -c BOOT VIEW` (learn/judge/workers.py), where VIEW is a private
-copy of the `learn` package and the stage's check modules (no solutions, no fixtures). Frames
-(learn/wire.py) travel on the original stdin and stdout; fd 1 and fd 2 are then pointed at the
-log pipe, so that whatever the learner prints never mixes with the protocol.
-
-    judge -> worker   {"tree", "packages", "checks", "limits", "hide", "uid", "home"}   once
-    worker -> judge   {"ready": [what was contained], "skipped": [what the platform refused]}
-    judge -> worker   {"probe": [check file, function name] | "learn.worker.<module>:<function>", "package",
-                       "kwargs": {...}}   then, per probe:
-    worker -> judge   {"event": "imported", "package"}   once per package, after importing it
-                      {"event": ..., ...}        any number: progress of a long probe
-                      {"result": data} | {"error": sentence, "kind": "import" | "probe", "log": traceback}
+The judge starts it with learn/shared/protocol.py's BOOT and talks to it as that module says, in
+frames of learn/shared/wire.py on the original stdin and stdout; fd 1 and fd 2 are then pointed at
+the log pipe, so that whatever the learner prints never mixes with the protocol.
 
 A probe is a function `probe(learner, **kwargs)` in a check module: it calls the learner's code
-on the judge's inputs and returns plain data. Nothing it returns is trusted by the judge.
+on the judge's inputs and returns plain data. Nothing it returns is trusted by the judge. The
+engine's probes (learn/engine/) are named by string and imported here only.
 """
 
 from __future__ import annotations
@@ -25,21 +17,12 @@ import os
 import sys
 from pathlib import Path
 
-from learn import wire
-from learn.worker.sandbox import Limits, contain
+from learn.shared import protocol, wire
+from learn.shared.explain import explain
+from learn.shared.limits import Limits
+from learn.worker.sandbox import contain
 
-_channel: Channel | None = None  # set by main(); what emit() sends on
-
-
-def emit(event: str, **fields) -> None:
-    """Send one progress event {"event": event, **fields} of a long engine probe (learn pretrain)
-    to the judge's side, which hands it to `Workers.run(..., on_event=...)`; outside a worker (a
-    probe called directly, in a test) it does nothing. Fields must be plain data (learn/wire.py)."""
-    if _channel is not None:
-        _channel.send({"event": event, **fields})
-
-
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from learn.worker.main import main; main()"
+_channel: Channel | None = None  # set by main(): the protocol's channel
 
 
 class Channel:
@@ -78,14 +61,14 @@ class Probes:
         self._learners: dict[str, object] = {}
 
     def probe(self, named: list | str):
-        """A check module's function ([file, name]), or the engine's, named "learn.worker.<module>:<function>"
+        """A check module's function ([file, name]), or the engine's, named "learn.engine.<module>:<function>"
         (the view's copy of `learn`, imported before the tree was on the path): no other module."""
         if not isinstance(named, str):
             path, name = named
             return getattr(self.module(path), name)
         module, _, name = named.partition(":")
-        if not module.startswith("learn.worker."):
-            raise ValueError(f"{named!r} is not a probe of learn.worker")
+        if not module.startswith(protocol.ENGINE):
+            raise ValueError(f"{named!r} is not a probe of learn.engine")
         return getattr(importlib.import_module(module), name)
 
     def module(self, path: str):
@@ -108,14 +91,14 @@ class Probes:
 
 
 def answer(probes: Probes, request: dict) -> dict:
-    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence; its
-    traceback, the "log" (learn/worker/calls.py's LearnerError carries its own), goes to a log file."""
+    """Run one probe; the reply to send. Every exception is the learner's, put in one sentence; for
+    an engine probe, its traceback too, the "log" (learn/engine/calls.py's LearnerError carries its
+    own), which the CLI writes to the run's log file."""
     import traceback
-
-    from learn.worker.explain import explain
 
     package = request["package"]
     probe = probes.probe(request["probe"])
+    engine = isinstance(request["probe"], str)  # named "learn.engine.<module>:<function>", not a check's
     try:
         learner = probes.learner(package)
     except BaseException as e:  # SystemExit and KeyboardInterrupt included: the learner's doing
@@ -123,15 +106,23 @@ def answer(probes: Probes, request: dict) -> dict:
     try:
         value = probe(learner, **request["kwargs"])
     except AssertionError as e:  # a probe's own expect(): what is wrong, in the check's words
-        return {"error": str(e) or "an assertion failed", "kind": "probe", "log": getattr(e, "log", "")}
+        return failure(str(e) or "an assertion failed", getattr(e, "log", ""), engine)
     except BaseException as e:
-        return {"error": explain(e), "kind": "probe", "log": traceback.format_exc()}
+        return failure(explain(e), traceback.format_exc(), engine)
     return {"result": value}
+
+
+def failure(sentence: str, log: str, engine: bool) -> dict:
+    """The reply of a probe that raised. Only an engine probe's carries the log: a graded check's
+    verdict needs the sentence alone, and the judge is sent nothing it does not need."""
+    reply = {"error": sentence, "kind": "probe"}
+    return {**reply, "log": log} if engine else reply
 
 
 def main() -> None:
     global _channel
     channel = _channel = Channel()
+    protocol.connect(channel.send)  # the engine's progress events
     config = channel.receive()
     limits = Limits(**config["limits"])
     done = contain(limits, config["hide"], config["uid"], config["home"])

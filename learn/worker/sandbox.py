@@ -29,20 +29,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from learn.shared.limits import Limits
+
 # Linux constants (linux/sched.h, linux/mount.h, linux/prctl.h).
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-
-
-@dataclass
-class Limits:
-    """What the worker may use; None leaves a limit as it is."""
-
-    address_space: int | None = 4 * 2**30  # bytes of virtual memory (torch alone maps ~0.6 GB)
-    cpu_seconds: int | None = None  # total over the worker's life
-    file_size: int | None = 256 * 2**20  # bytes, per file written
-    processes: int = 64  # only with a dedicated user: the cap counts that user's processes
 
 
 @dataclass

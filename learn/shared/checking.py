@@ -11,7 +11,7 @@ A check runs in the judge and reads as
         expect_equal(got, oracle_merge(ids, (1, 2), 9), "merge(...)")
 
 `run` sends the probe to the worker, which calls the learner's code and sends back plain data
-only (learn/wire.py). Everything expected is computed here, by oracles and stored fixtures, never
+only (learn/shared/wire.py). Everything expected is computed here, by oracles and stored fixtures, never
 by the learner's process. A failed check says what was expected, what came, and (added by the
 grader from curriculum.toml) the lesson's idea and a hint.
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import zlib
 
+import torch
+
+from learn.engine.calls import call
+from learn.engine.loading import encode, load_model, load_tokenizer
+from learn.shared.checking import expect
+
 D_MODEL = 16  # the width of each token's random vector
 
 
@@ -17,10 +23,6 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
     output[0, i, h * T + j] is exactly head h's weight of query i on key j. The graded checks of
     stage 3 read weights the same way.
     """
-    import torch
-
-    from learn.judge.checking import expect
-
     n, d = len(tokens), D_MODEL
     words = torch.stack([
         torch.randn(d, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(t.lower().encode())))
@@ -30,8 +32,8 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
     x = torch.cat([words + positions, torch.eye(n)], dim=-1).unsqueeze(0)  # (1, T, D_MODEL + T)
 
     torch.manual_seed(seed)
-    mha = learner.MultiHeadAttention(d_in=d + n, d_out=heads * n, context_length=n, dropout=0.0, num_heads=heads,
-                                   qkv_bias=False)  # as every check passes it
+    mha = call(learner.MultiHeadAttention, d_in=d + n, d_out=heads * n, context_length=n, dropout=0.0, num_heads=heads,
+               qkv_bias=False)  # as every check passes it
     mha.eval()
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -49,7 +51,7 @@ def probe_attention_weights(learner, tokens: list[str], heads: int, seed: int) -
             mha.W_value.bias.zero_()
         mha.out_proj.weight.copy_(torch.eye(heads * n))
         mha.out_proj.bias.zero_()
-        out = mha(x)
+        out = call(mha, x)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     expect(isinstance(out, torch.Tensor) and tuple(out.shape) == (1, n, heads * n),
            "MultiHeadAttention's output", f"shape {(1, n, heads * n)} (B, T, d_out)", str(got))  # fmt: skip
@@ -66,14 +68,9 @@ def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, s
     (the layer-normed hidden states) and the weights follow from its own W_query and W_key, as the
     book computes them: softmax((q k^T masked above the diagonal) / sqrt(head_dim)), per head.
     """
-    import torch
-
-    from learn.judge.checking import expect
-    from learn.worker.pretrain import load_model, load_tokenizer
-
     model, config = load_model(checkpoint)
     tok = load_tokenizer(tokenizer)
-    ids = tok.encode(sentence)
+    ids = encode(tok, sentence)
     expect(0 < len(ids) <= config["context_length"], "the sentence", "between 1 token and the context length", f"{len(ids)} tokens")
     blocks = list(model.trf_blocks)
     expect(-len(blocks) <= layer < len(blocks), "--layer", f"between {-len(blocks)} and {len(blocks) - 1}", str(layer))
@@ -85,7 +82,7 @@ def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, s
 
     hook = att.register_forward_pre_hook(take_input, with_kwargs=True)
     with torch.no_grad():
-        model(torch.tensor([ids]))  # (1, T)
+        call(model, torch.tensor([ids]))  # (1, T)
         hook.remove()
         x = seen[0].float()  # (1, T, emb_dim)
         n, heads = len(ids), att.num_heads
@@ -94,4 +91,4 @@ def probe_trained_attention(learner, checkpoint: str, tokenizer: bytes | None, s
         scores = q @ k.transpose(2, 3) / k.shape[-1] ** 0.5  # (1, heads, T, T)
         scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
         weights = torch.softmax(scores, dim=-1)[0]  # (heads, T, T)
-    return {"tokens": [tok.decode([i]) for i in ids], "weights": weights.tolist()}
+    return {"tokens": [call(tok.decode, [i]) for i in ids], "weights": weights.tolist()}

@@ -1,6 +1,6 @@
 """Where `learn pretrain` trains: the device, and data parallelism over several processes.
 
-It runs in the worker, next to learn/worker/pretrain.py's loop; the learner's code is still all
+It runs in the worker, next to learn/engine/pretrain.py's loop; the learner's code is still all
 that trains. What this adds is PyTorch's own machinery around it:
 
 Devices. --device auto picks CUDA, then Apple's MPS, then the CPU. --precision auto (the learner's
@@ -38,7 +38,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from learn.worker.pretrain import BadInput
+from learn.engine.common import BadInput
 
 TIMEOUT = float(os.environ.get("LEARN_DIST_TIMEOUT", 300))  # seconds a rank waits for the others
 

@@ -13,12 +13,12 @@ the time budget, the batches' order (torch's DataLoader, seeded), the progress e
 reading GPT-2's safetensors file.
 
 What goes back. The CLI (learn/cli/finetune.py) writes the run folder; the weights come as
-"weights" events, the bytes of one torch.save in parts small enough to cross (learn/wire.py), so
+"weights" events, the bytes of one torch.save in parts small enough to cross (learn/shared/wire.py), so
 that a fine-tuned GPT-2 fits too. They hold every tensor of the model except GPT-2's published
 ones left unchanged: a run from a `learn pretrain` run holds the whole model; a run from GPT-2
 holds what trained (and the new head), and is rebuilt from GPT-2's file.
 
-Events (learn.worker.main.emit), read by the CLI's progress bar:
+Events (learn.shared.protocol.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "examples_per_second", "eta"}
@@ -40,10 +40,17 @@ import mmap
 import os
 import tempfile
 import time
+from numbers import Integral
 
-from learn.worker.calls import brief, call, returned
-from learn.worker.main import emit
-from learn.worker.pretrain import SPECIAL, BadInput, Budget, Stop, load_model, load_tokenizer, lr_at, number, slowdown
+import torch
+from torch.utils.data import DataLoader
+
+from learn.engine.budget import Budget, lr_at, slowdown
+from learn.engine.calls import brief, call, number, returned, sized, two_numbers
+from learn.engine.common import BadInput, Stop
+from learn.engine.distributed import pick_precision
+from learn.engine.loading import encode, end_of_text, load_model, load_tokenizer
+from learn.shared.protocol import emit
 
 DEVICE = "cpu"
 EVALS = 10  # evaluations during a run
@@ -60,8 +67,6 @@ def read_safetensors(path: str) -> dict:
     """{name: tensor} of a safetensors file (8 bytes of header length, a JSON header, the data),
     mapped from the file rather than read: GPT-2's 548 MB are paged in as they are copied.
     Hugging Face's "transformer." prefix, where a file has it, is dropped."""
-    import torch
-
     try:
         with open(path, "rb") as f:
             size = int.from_bytes(f.read(8), "little")
@@ -96,32 +101,18 @@ def gpt2_config(params: dict) -> dict:
             "n_heads": max(1, emb_dim // GPT2_HEAD_DIM), "n_layers": n_layers, "drop_rate": 0.0, "qkv_bias": True}  # fmt: skip
 
 
-def end_of_text(tok) -> int:
-    """The tokenizer's <|endoftext|> id: 50256 for GPT-2's, your tokenizer's own for yours."""
-    try:
-        ids = tok.encode(SPECIAL, allowed_special={SPECIAL})
-    except Exception as e:
-        raise BadInput(f"your tokenizer cannot encode {SPECIAL} ({type(e).__name__})") from None
-    if len(ids) != 1:
-        raise BadInput(f"the tokenizer has no {SPECIAL} token of its own (it encodes to {len(ids)} ids): "
-                       "a learn pretrain run trains it with one")  # fmt: skip
-    return int(ids[0])
-
-
 def start_model(learner, init: dict, seed: int):
     """(GPTModel, config, tokenizer, ids of GPT-2's unchanged tensors) from where a run starts:
         {"kind": "run", "checkpoint": str, "tokenizer": bytes | None}   a learn pretrain run
         {"kind": "gpt2", "path": str}          GPT-2's safetensors file, through load_weights_into_gpt
         {"kind": "config", "config": dict, "tokenizer": bytes | None}   an empty model (its weights follow)
     """
-    import torch
-
     torch.manual_seed(seed)
     if init["kind"] == "gpt2":
         params = read_safetensors(init["path"])
         config = gpt2_config(params)
-        model = importlib.import_module("stage4_model").GPTModel(config)
-        learner.load_weights_into_gpt(model, params)
+        model = call(importlib.import_module("stage4_model").GPTModel, config)
+        call(learner.load_weights_into_gpt, model, params)
         tok = load_tokenizer(None)
         if tok.n_vocab != config["vocab_size"]:
             raise BadInput(f"the weights are for a vocabulary of {config['vocab_size']:,}, GPT-2's tokenizer has {tok.n_vocab:,}")
@@ -131,7 +122,7 @@ def start_model(learner, init: dict, seed: int):
         model, config = load_model(init["checkpoint"])
     else:
         config = init["config"]
-        model = importlib.import_module("stage4_model").GPTModel(config)
+        model = call(importlib.import_module("stage4_model").GPTModel, config)
     return model, config, load_tokenizer(init["tokenizer"]), set()
 
 
@@ -142,14 +133,14 @@ def prepare(learner, model, task: str, lora: dict | None, layers: str) -> list:
     train), or with layers "all" every parameter. instruct: every parameter. LoRA: everything
     frozen, then replace_linear_with_lora, as appendix E (A and B train, nothing else)."""
     if task == "classify":
-        learner.prepare_classifier(model, num_classes=2)
+        call(learner.prepare_classifier, model, num_classes=2)
     if layers == "all" or task == "instruct":
         for param in model.parameters():
             param.requires_grad = True
     if lora is not None:
         for param in model.parameters():
             param.requires_grad = False
-        learner.replace_linear_with_lora(model, lora["rank"], lora["alpha"])
+        call(learner.replace_linear_with_lora, model, lora["rank"], lora["alpha"])
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise BadInput("no parameter of the model is left to train: see prepare_classifier and replace_linear_with_lora")
@@ -158,8 +149,6 @@ def prepare(learner, model, task: str, lora: dict | None, layers: str) -> list:
 
 def send_weights(model, config: dict, published: set) -> None:
     """The model's tensors, except GPT-2's unchanged ones, as "weights" events."""
-    import torch
-
     trained = {p.data_ptr() for p in model.parameters() if p.requires_grad}
     state = {k: v for k, v in model.state_dict().items() if v.data_ptr() in trained or v.data_ptr() not in published}
     buffer = io.BytesIO()
@@ -171,8 +160,6 @@ def send_weights(model, config: dict, published: set) -> None:
 
 def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
     """Put a fine-tuning run's weights (the path of its checkpoint.pt) into the model rebuilt as it was trained."""
-    import torch
-
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
         saved_config, weights = state["config"], state["model"]
@@ -190,10 +177,6 @@ def load_weights(model, checkpoint: str, config: dict, from_gpt2: bool) -> None:
 
 def _settings(train: dict):
     """(Stop, the learner's stage 5, train with its precision as this machine computes it)."""
-    import torch
-
-    from learn.worker.distributed import pick_precision
-
     torch.set_num_threads(int(train.get("threads") or os.cpu_count() or 1))
     precision, why = pick_precision(train["precision"], DEVICE)
     if why:
@@ -205,7 +188,7 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     """Train with the learner's loss on the loader's batches, epoch after epoch; the history.
 
     The learning rate follows the learner's warmup_cosine_lr over the run's steps: epochs times the
-    batches of one, or with a deadline the steps that fit (learn/worker/pretrain.py's Budget, sized
+    batches of one, or with a deadline the steps that fit (learn/engine/budget.py's Budget, sized
     after the first steps and again at every evaluation, keeping the time of what comes after
     training: `after` = {"final_batches", "eval_batches", "sample_tokens"}, the forward passes of the
     final evaluation and of each evaluation, and the tokens generated afterwards).
@@ -213,8 +196,6 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
     (pretrain's lr_at: a schedule sized again longer must not raise it). "stopped": the run ended
     before its planned steps (Ctrl-C or the budget); "slowdown" says how far the steps after the
     plan were slower than it assumed; "time": the seconds of training, evaluations included."""
-    import torch
-
     stage5 = importlib.import_module("stage5_pretrain")
     per_epoch = len(loader)
     planned = train["epochs"] * per_epoch
@@ -248,8 +229,10 @@ def fit(model, params: list, loader, loss_fn, train: dict, stop, evaluate, after
             tick = time.monotonic()
             model.train()
             optimizer.zero_grad(set_to_none=True)
-            with stage5.autocast_context(DEVICE, train["precision"]):
+            with call(stage5.autocast_context, DEVICE, train["precision"]):
                 loss = call(loss_fn, input_batch, target_batch, model, DEVICE)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.requires_grad:
+                raise returned(loss_fn, loss, "a 0-dim float tensor with its graph, for backward()")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, max_norm=1.0)
             optimizer.step()
@@ -301,8 +284,6 @@ def _count(params: list) -> int:
 
 # --- classification ------------------------------------------------------------------------------
 
-ACCURACY = "calc_accuracy_loader"
-
 
 def _write_csv(folder: str, name: str, rows: list) -> str:
     """The book's CSV layout for SpamDataset: a header Label,Text, then one row per text, lines
@@ -322,9 +303,12 @@ def spam_datasets(learner, splits: dict, tok, pad: int, context_length: int, max
     with tempfile.TemporaryDirectory() as folder:
         paths = {name: _write_csv(folder, name, rows) for name, rows in splits.items()}
         if max_length is None:
-            longest = learner.SpamDataset(paths["train"], tok, max_length=None, pad_token_id=pad).max_length
+            longest = getattr(call(learner.SpamDataset, paths["train"], tok, max_length=None, pad_token_id=pad), "max_length", None)
+            if not isinstance(longest, Integral):
+                raise returned(learner.SpamDataset, longest, "a dataset whose max_length is its longest text's tokens (an int)")
             max_length = min(int(longest), context_length)
-        return {name: learner.SpamDataset(path, tok, max_length=max_length, pad_token_id=pad) for name, path in paths.items()}, max_length
+        sets = {name: call(learner.SpamDataset, path, tok, max_length=max_length, pad_token_id=pad) for name, path in paths.items()}
+        return sets, max_length
 
 
 def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora: dict | None) -> dict:
@@ -334,9 +318,6 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     train: batch_size, epochs, lr, warmup_steps, weight_decay, precision, layers ("last" as the
         book, or "all"), seed, threads, deadline (time.time() to be done by, or None), eval_batches.
     Returns {"summary", "history"}; the weights come as "weights" events."""
-    import torch
-    from torch.utils.data import DataLoader
-
     began = time.monotonic()
     stop, stage5, train = _settings(train)
     classify = importlib.import_module(f"{learner.__name__}.classify")
@@ -345,7 +326,7 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     pad = end_of_text(tok)
     emit("phase", message="tokenizing the texts")
     sets, max_length = spam_datasets(learner, splits, tok, pad, config["context_length"])
-    if len(sets["train"]) < train["batch_size"]:
+    if sized(learner.SpamDataset, sets["train"]) < train["batch_size"]:
         raise BadInput(f"the training split has {len(sets['train'])} texts, fewer than one batch of {train['batch_size']}: give more data")
     torch.manual_seed(train["seed"])
     params = prepare(learner, model, "classify", lora, train["layers"])
@@ -355,12 +336,12 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     eval_iter = train["eval_batches"]
 
     def evaluate(state: dict) -> None:
-        with stage5.autocast_context(DEVICE, train["precision"]):
+        with call(stage5.autocast_context, DEVICE, train["precision"]):
             losses = call(classify.evaluate_model, model, in_order["train"], in_order["validation"], DEVICE, eval_iter)
-            train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
             accuracies = [call(learner.calc_accuracy_loader, in_order[name], model, DEVICE, num_batches=eval_iter)
                           for name in ("train", "validation")]  # fmt: skip
-            train_acc, val_acc = (number(a, ACCURACY) for a in accuracies)
+        train_loss, val_loss = two_numbers(classify.evaluate_model, losses)
+        train_acc, val_acc = (number(learner.calc_accuracy_loader, a) for a in accuracies)
         state["evals"].append([state["step"], state["examples_seen"], train_loss, val_loss, train_acc, val_acc])
         emit("eval", step=state["step"], examples_seen=state["examples_seen"], train_loss=train_loss, val_loss=val_loss,
              train_accuracy=train_acc, val_accuracy=val_acc)  # fmt: skip
@@ -377,17 +358,17 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
     def whole(dataset):
         return DataLoader(dataset, batch_size=FINAL_BATCH)
 
-    with stage5.autocast_context(DEVICE, train["precision"]):
+    with call(stage5.autocast_context, DEVICE, train["precision"]):
         for name, key in (("train", "train"), ("validation", "val")):
             accuracy = call(learner.calc_accuracy_loader, whole(sets[name]), model, DEVICE)
-            summary[f"{key}_accuracy"] = number(accuracy, ACCURACY)
+            summary[f"{key}_accuracy"] = number(learner.calc_accuracy_loader, accuracy)
         confusion = [[0, 0], [0, 0]]  # [actual][predicted], 0 ham, 1 spam
         for label in (0, 1):  # the learner's accuracy on the test texts of one label: how many of them are right
             texts = [i for i, (y, _) in enumerate(splits["test"]) if y == label]
             if texts:
                 these = whole(torch.utils.data.Subset(sets["test"], texts))
                 accuracy = call(learner.calc_accuracy_loader, these, model, DEVICE)
-                right = round(number(accuracy, ACCURACY) * len(texts))
+                right = round(number(learner.calc_accuracy_loader, accuracy) * len(texts))
                 confusion[label][label], confusion[label][1 - label] = right, len(texts) - right
     summary["test_accuracy"] = (confusion[0][0] + confusion[1][1]) / len(splits["test"])
     summary["time"] = {"loading": loading, **state["time"], "final_evaluation": time.monotonic() - tick}
@@ -404,8 +385,6 @@ def probe_finetune_classify(learner, init: dict, splits: dict, train: dict, lora
 def probe_classify_text(learner, init: dict, checkpoint: str, text: str, lora: dict | None, layers: str,
                         max_length: int) -> str:  # fmt: skip
     """The learner's classify_review on `text`, with a fine-tuned classifier rebuilt from its run."""
-    import torch
-
     torch.set_num_threads(1)  # one short text: more threads only wait on each other
     model, config, tok, published = start_model(learner, init, 0)
     prepare(learner, model, "classify", lora, layers)
@@ -425,12 +404,10 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
     """The model's response to each entry, as the book writes them: the learner's generate, greedy,
     from format_input(entry) until <|endoftext|>; the text after the prompt without "### Response:".
     Prompts of one length in tokens go as one batch; a row that ends early is cut at its end."""
-    import torch
-
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     model.eval()
-    prompts = [learner.format_input(entry) for entry in entries]
-    ids = [stage5.text_to_token_ids(prompt, tok) for prompt in prompts]  # (1, T) each
+    prompts = [call(learner.format_input, entry) for entry in entries]
+    ids = [call(stage5.text_to_token_ids, prompt, tok) for prompt in prompts]  # (1, T) each
     groups: dict[int, list[int]] = {}
     for i, idx in enumerate(ids):
         groups.setdefault(idx.shape[1], []).append(i)
@@ -447,7 +424,7 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
             for row, i in zip(out, rows):
                 new = row[batch.shape[1] :].tolist()
                 new = new[: new.index(eos)] if eos in new else new
-                text = stage5.token_ids_to_text(torch.tensor([row[: batch.shape[1]].tolist() + new]), tok)  # (1, T + n)
+                text = call(stage5.token_ids_to_text, torch.tensor([row[: batch.shape[1]].tolist() + new]), tok)  # (1, T + n)
                 responses[i] = text[len(prompts[i]) :].replace("### Response:", "").strip()
     return responses
 
@@ -455,12 +432,15 @@ def respond(learner, model, tok, entries: list, context_length: int, max_new_tok
 def instruction_batches(learner, dataset, indices: list, pad: int, context_length: int, mask_prompt: bool):
     """(inputs, targets) of the entries at `indices`: the learner's custom_collate_fn, and their
     mask_prompt_targets with mask_prompt."""
-    inputs, targets = learner.custom_collate_fn([dataset[i] for i in indices], pad_token_id=pad, allowed_max_length=context_length)
+    batch = call(learner.custom_collate_fn, [dataset[i] for i in indices], pad_token_id=pad, allowed_max_length=context_length)
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise returned(learner.custom_collate_fn, batch, "a pair (inputs, targets) of (B, T) tensors")
+    inputs, targets = batch
     if mask_prompt:
         lengths = getattr(dataset, "prompt_lengths", None)
         if lengths is None:
             raise BadInput("your InstructionDataset keeps no prompt_lengths (lesson §7): run without --mask-prompt")
-        targets = learner.mask_prompt_targets(targets, [lengths[i] for i in indices])
+        targets = call(learner.mask_prompt_targets, targets, [lengths[i] for i in indices])
     return inputs, targets
 
 
@@ -473,9 +453,6 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
         seed, threads, deadline, eval_batches.
     Returns {"summary", "history", "task_responses": {"before", "after"}, "test_responses"};
     the weights come as "weights" events."""
-    import torch
-    from torch.utils.data import DataLoader
-
     began = time.monotonic()
     stop, stage5, train = _settings(train)
     instruct = importlib.import_module(f"{learner.__name__}.instruct")
@@ -485,13 +462,14 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
     emit("phase", message="tokenizing the instructions")
 
     def fits(entry) -> bool:  # a prompt that fills the context leaves no response token in the window
-        return len(tok.encode(learner.format_input(entry))) < ctx
+        prompt = call(learner.format_input, entry)
+        return len(encode(tok, prompt)) < ctx
 
     train_entries = [e for e in data["train"] + tasks["train"] if fits(e)]
     val_entries = [e for e in data["validation"] if fits(e)]
     left_out = len(data["train"]) + len(tasks["train"]) + len(data["validation"]) - len(train_entries) - len(val_entries)
-    train_set, val_set = learner.InstructionDataset(train_entries, tok), learner.InstructionDataset(val_entries, tok)
-    if len(train_set) < train["batch_size"] or len(val_set) == 0:
+    train_set, val_set = call(learner.InstructionDataset, train_entries, tok), call(learner.InstructionDataset, val_entries, tok)
+    if sized(learner.InstructionDataset, train_set) < train["batch_size"] or sized(learner.InstructionDataset, val_set) == 0:
         raise BadInput(f"{len(train_set)} training and {len(val_set)} validation entries whose prompt fits in the context of "
                        f"{ctx} tokens: too few for a batch of {train['batch_size']}")  # fmt: skip
     mask = train["mask_prompt"]
@@ -506,8 +484,8 @@ def probe_finetune_instruct(learner, init: dict, data: dict, tasks: dict, train:
 
     def mean_loss(batches: list) -> float:
         model.eval()
-        with torch.no_grad(), stage5.autocast_context(DEVICE, train["precision"]):
-            losses = [float(instruct.calc_loss_batch(x, y, model, DEVICE)) for x, y in batches]
+        with torch.no_grad(), call(stage5.autocast_context, DEVICE, train["precision"]):
+            losses = [number(instruct.calc_loss_batch, call(instruct.calc_loss_batch, x, y, model, DEVICE)) for x, y in batches]
         return sum(losses) / len(losses)
 
     def evaluate(state: dict) -> None:

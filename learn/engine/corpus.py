@@ -18,7 +18,8 @@ import os
 import numpy as np
 import torch
 
-from learn.worker.pretrain import SPECIAL, BadInput, _tokenizer, load_tokenizer
+from learn.engine.common import BadInput
+from learn.engine.loading import encode, end_of_text, load_tokenizer, make_tokenizer
 
 VAL_TOKENS = 2**22  # at most this many tokens validate: every evaluation reads all of them at the end
 
@@ -57,21 +58,14 @@ def windows(tokens: dict, max_length: int) -> tuple[TokenWindows, TokenWindows]:
 def probe_train_tokenizer(learner, text: str, vocab_size: int) -> dict:
     """The learner's BPETokenizer trained on `text` (with the end-of-text token): its saved bytes,
     its size and the id of the end-of-text token."""
-    tok, saved = _tokenizer("own", vocab_size, text, None)
-    return {"tokenizer": saved, "vocab_size": len(tok.vocab), "eot": _eot(tok)}
+    tok, saved = make_tokenizer("own", vocab_size, text, None)
+    return {"tokenizer": saved, "vocab_size": len(tok.vocab), "eot": end_of_text(tok)}
 
 
 def probe_encode(learner, tokenizer: bytes, texts: list) -> bytes:
     """The ids of each text in turn, by the learner's saved tokenizer, as little-endian uint16 bytes."""
     tok = load_tokenizer(tokenizer)
-    ids = [i for text in texts for i in tok.encode(text, allowed_special={SPECIAL})]
+    ids = [i for text in texts for i in encode(tok, text)]
     if ids and not 0 <= min(ids) <= max(ids) < 2**16:
         raise BadInput(f"your tokenizer gave the id {max(ids)}, and a token file holds ids below 65,536: a smaller --vocab-size")
     return np.asarray(ids, dtype="<u2").tobytes()
-
-
-def _eot(tok) -> int:
-    ids = tok.encode(SPECIAL, allowed_special={SPECIAL})
-    if len(ids) != 1:
-        raise BadInput(f"your tokenizer encodes {SPECIAL} as {ids}, not as one special token")
-    return ids[0]

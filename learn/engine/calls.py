@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import traceback
 
-from learn.worker.explain import explain
+from learn.shared.explain import explain
 
 
 class LearnerError(AssertionError):
     """A call into the learner's code that raised, or returned what the engine cannot use. An
     AssertionError, so the worker sends its message alone (learn/worker/main.py `answer`)."""
 
-    def __init__(self, line: str, log: str = ""):
+    def __init__(self, line: str, log: str = "", raised: Exception | None = None):
         super().__init__(line)
-        self.log = log
+        self.log, self.raised = log, raised  # what the learner's code raised, if it did
 
 
 def call(function, *args, **kwargs):
@@ -32,13 +32,37 @@ def call(function, *args, **kwargs):
         return function(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 (whatever the learner's code raised)
         raise LearnerError(f"{described(function, args, kwargs)}: {explain(e)}; {rerun(function)}",
-                           traceback.format_exc()) from None  # fmt: skip
+                           traceback.format_exc(), e) from None  # fmt: skip
 
 
 def returned(function, value, needs: str) -> LearnerError:
     """The error for `value`, which the learner's `function` returned, when the engine needs `needs`."""
     said = f"your {qualified(function)} returned {brief(value)}; the engine needs {needs}"
     return LearnerError(f"{said}; {rerun(function)}")
+
+
+def number(function, value) -> float:
+    """A loss or an accuracy that the learner's `function` returned, as a float (a one-element tensor
+    too), e.g. number(s5.perplexity, 4.5) == 4.5; a LearnerError for anything else."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise returned(function, value, "a number (a float, or a tensor of one element)") from None
+
+
+def two_numbers(function, value) -> tuple[float, float]:
+    """(train loss, validation loss) that the learner's evaluate_model returned, as two floats."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise returned(function, value, "a pair (train_loss, val_loss)")
+    return number(function, value[0]), number(function, value[1])
+
+
+def sized(function, dataset) -> int:
+    """len(dataset), a dataset that the learner's `function` (a class) made; a LearnerError without one."""
+    try:
+        return len(dataset)
+    except TypeError:
+        raise returned(function, dataset, "a dataset with a length (__len__)") from None
 
 
 def qualified(function) -> str:

@@ -8,14 +8,14 @@ progress events, and settings that leave the maths alone (fused AdamW, threads).
 
 Where the results go. The worker runs on a temporary copy of the tree, and as root as a user of
 its own with paths hidden (learn/worker/sandbox.py), so nothing it writes is sure to survive or
-even to be allowed. So the tokenizer travels back as bytes (plain data, learn/wire.py), and the
+even to be allowed. So the tokenizer travels back as bytes (plain data, learn/shared/wire.py), and the
 checkpoint, in the result and in "checkpoint" events, as {"file": path}: a file in the worker's
 home (its TMPDIR) that the CLI (learn/cli/pretrain.py) copies out at once, because a GPT-2-sized
 one (1.5 GB with the optimizer's moments) is more than a message carries; the CLI writes the run
 folder in its own process. What comes in that is large, a checkpoint to resume and a token file
-(--data X.bin, learn/worker/corpus.py), comes as a file descriptor the CLI opened: {"fd": n}.
+(--data X.bin, learn/engine/corpus.py), comes as a file descriptor the CLI opened: {"fd": n}.
 
-Progress events (learn.worker.main.emit), read by the CLI's progress bar:
+Progress events (learn.shared.protocol.emit), read by the CLI's progress bar:
 
     {"event": "phase", "message"}
     {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "progress" (0 to 1: of the
@@ -23,7 +23,7 @@ Progress events (learn.worker.main.emit), read by the CLI's progress bar:
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
     {"event": "checkpoint", "step", "checkpoint": {"file": path}}     every CHECKPOINT_EVERY seconds
 
-Where it trains (learn/worker/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
+Where it trains (learn/engine/distributed.py): on --device (auto: CUDA, MPS or the CPU), and with
 several processes under torchrun each worker is one rank of PyTorch's DistributedDataParallel:
 it keeps its rows of every batch, the gradients are averaged across ranks, and only rank 0
 returns the checkpoint and writes samples.
@@ -40,15 +40,18 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import shutil
-import signal
-import tempfile
 import time
 
-from learn.worker.calls import brief, call, returned
-from learn.worker.main import emit
+import torch
 
-SPECIAL = "<|endoftext|>"
+from learn.engine import corpus, distributed
+from learn.engine.budget import Budget, lr_at, slowdown
+from learn.engine.calls import LearnerError, brief, call, number, returned, sized, two_numbers
+from learn.engine.common import BadInput, Stop
+from learn.engine.loading import load_model, load_tokenizer, make_tokenizer
+from learn.engine.transfer import from_bytes, to_file
+from learn.shared.protocol import emit
+
 CHECKPOINT_EVERY = 60.0  # seconds between checkpoints sent to the CLI: a crash loses at most this
 EVALS = 10  # evaluations in a run whose length is known
 EVAL_SHARE = 0.1  # with --max-seconds, the evaluations' share of the time left (fewer batches each in a short run)
@@ -58,101 +61,14 @@ SAMPLE_PROMPTS = ("\n", "The ", "ROMEO:")
 SAMPLE_TOKENS = 200  # new tokens per sample
 
 
-class BadInput(AssertionError):
-    """Input that cannot train (text too short for one batch, a corrupt checkpoint): one line.
-    An AssertionError, so the worker sends its message alone, as for a probe's expect()."""
-
-
-def number(value, function: str) -> float:
-    """A loss or an accuracy the learner's `function` returned, as the float summary.json holds
-    (a one-element tensor too), or a sentence that says what came back."""
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise BadInput(f"your {function} returned {type(value).__name__}, not a number") from None
-
-
-def _via_file(write, suffix: str) -> bytes:
-    """Bytes of what write(path) writes: the learner's save functions take a path."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    os.close(fd)
-    try:
-        write(path)
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        os.unlink(path)
-
-
-def _to_file(write, suffix: str) -> dict:
-    """{"file": path} of a new file in the worker's home (its TMPDIR) that write(path) fills, for
-    the CLI to move: the learner's save functions take a path."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    os.close(fd)
-    write(path)
-    return {"file": path}
-
-
-def _from_bytes(data: bytes | dict, read, suffix: str):
-    """read(path) of a temporary file holding `data`: bytes, or {"fd": n}, a file the CLI opened."""
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    with os.fdopen(fd, "wb") as f:
-        if isinstance(data, dict):
-            with os.fdopen(os.dup(data["fd"]), "rb") as source:
-                source.seek(0)
-                shutil.copyfileobj(source, f, 1 << 20)
-        else:
-            f.write(data)
-    try:
-        return read(path)
-    finally:
-        os.unlink(path)
-
-
-def load_tokenizer(saved: bytes | None):
-    """The learner's BPETokenizer from its saved bytes, or GPT-2's (tiktoken) for None."""
-    if saved is None:
-        import tiktoken
-
-        try:
-            return tiktoken.get_encoding("gpt2")
-        except Exception as e:  # no network and no cached files
-            raise BadInput(f"GPT-2's tokenizer files could not be loaded ({type(e).__name__}): "
-                           "connect once (tiktoken keeps them), or train with --tokenizer own") from None  # fmt: skip
-    stage1 = importlib.import_module("stage1_tokenizer")
-    try:
-        return _from_bytes(saved, stage1.BPETokenizer.load, ".json")
-    except Exception as e:
-        raise BadInput(f"the saved tokenizer cannot be read by your BPETokenizer.load ({type(e).__name__})") from None
-
-
-def _tokenizer(kind: str, vocab_size: int, train_text: str, saved: bytes | None):
-    """(tokenizer, its bytes or None): GPT-2's, the learner's saved one, or theirs trained now."""
-    if kind == "gpt2":
-        return load_tokenizer(None), None
-    if saved is not None:  # cached by the CLI, or the resumed run's
-        return load_tokenizer(saved), saved
-    emit("phase", message=f"training your BPE tokenizer (vocabulary {vocab_size:,}) on {len(train_text):,} characters")
-    tok = importlib.import_module("stage1_tokenizer").BPETokenizer()
-    try:
-        tok.train(train_text, vocab_size, special_tokens=[SPECIAL])
-    except ValueError as e:  # too few distinct pairs for that many merges
-        raise BadInput(f"the text is too small for a vocabulary of {vocab_size:,} ({e}): give --vocab-size a smaller number") from None
-    return tok, _via_file(tok.save, ".json")
-
-
 def fused_adamw(device: str) -> bool:
     """Whether AdamW runs as one kernel over all parameters (the same maths, faster): torch has that
     kernel on CUDA in every release we support, on the CPU and MPS only from 2.4."""
-    import torch
-
     return device == "cuda" or torch.__version__ >= (2, 4)
 
 
 def _in_order(dataset, batch_size: int, limit: int | None = None) -> list:
     """The dataset's windows in order, as full (inputs, targets) batches: for evaluation."""
-    import torch
-
     count = len(dataset) // batch_size if limit is None else min(limit, len(dataset) // batch_size)
     out = []
     for b in range(count):
@@ -164,18 +80,10 @@ def _in_order(dataset, batch_size: int, limit: int | None = None) -> list:
 def _bytes_of(batches: list, tok) -> int:
     """UTF-8 bytes of the text the batches' targets spell: the denominator of bits per byte."""
     ids = [int(t) for _, y in batches for t in y.flatten()]
-    return max(1, len(tok.decode(ids).encode("utf-8")))
-
-
-class Stop:
-    """Set by SIGUSR1: the loop ends after the step it is in."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGUSR1, self._set)
-
-    def _set(self, signum, frame) -> None:
-        self.requested = True
+    text = call(tok.decode, ids)
+    if not isinstance(text, str):
+        raise returned(tok.decode, text, "a str")
+    return max(1, len(text.encode("utf-8")))
 
 
 def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str,
@@ -188,15 +96,11 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         text is encoded, or None), stop_at (a step to pause at, or None), seed, threads,
         device, compile.
     resume: {"fd": n} of a checkpoint to go on from; tokens: {"fd": n} of a token file to train on
-        instead of `text` (learn/worker/corpus.py).
+        instead of `text` (learn/engine/corpus.py).
     Returns {"stopped", "checkpoint": {"file": path} | None, "tokenizer": bytes | None, "history",
     "summary", "samples"}; summary and samples are None for a stopped run, the checkpoint None on
     every rank but 0. The summary's "time" says where this command's seconds went.
     """
-    import torch
-
-    from learn.worker import corpus, distributed
-
     stop = Stop()
     place = distributed.Place(train.get("device", "cpu"), train.get("compile", False))
     device = place.device
@@ -205,7 +109,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     split = int(len(text) * 0.9)  # as nanoGPT splits Tiny Shakespeare, so that figures compare
     train_text, val_text = text[:split], text[split:]
     tick = time.monotonic()  # training and applying the tokenizer are outside the budget: a plain BPE takes minutes
-    tok, tok_bytes = _tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
+    tok, tok_bytes = make_tokenizer(tokenizer, config["vocab_size"], train_text, saved_tokenizer)
     if place.world > 1 and tok_bytes is not None:  # each rank trained its own; rank 0's is the run's
         tok_bytes = place.same_bytes(tok_bytes)
         tok = load_tokenizer(tok_bytes)
@@ -218,12 +122,12 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     if tokens is None:
         emit("phase", message=f"encoding the text ({len(text):,} characters)")
-        train_set = stage2.GPTDatasetV1(train_text, tok, max_length=ctx, stride=ctx)
-        val_set = stage2.GPTDatasetV1(val_text, tok, max_length=ctx, stride=ctx)
+        train_set = call(stage2.GPTDatasetV1, train_text, tok, max_length=ctx, stride=ctx)
+        val_set = call(stage2.GPTDatasetV1, val_text, tok, max_length=ctx, stride=ctx)
     else:
         train_set, val_set = corpus.windows(tokens, ctx)
-    per_epoch = len(train_set) // batch
-    if per_epoch == 0 or len(val_set) < place.world:
+    per_epoch = sized(stage2.GPTDatasetV1, train_set) // batch
+    if per_epoch == 0 or sized(stage2.GPTDatasetV1, val_set) < place.world:
         raise BadInput(f"the text is too short: {len(train_set)} training and {len(val_set)} validation windows of {ctx} tokens, "
                        f"and a batch takes {batch}: give a longer text, or a smaller --batch-size or --context-length")  # fmt: skip
     val_batch = min(batch, len(val_set) - len(val_set) % place.world)  # a short text (the book's The Verdict) validates on smaller batches
@@ -238,17 +142,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
                "samples": 0.0}  # where this command's time goes, for summary.json
 
     torch.manual_seed(seed)
-    model = stage4.GPTModel(config).to(device)
+    model = call(stage4.GPTModel, config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"],
                                   fused=fused_adamw(device))  # fmt: skip
     state = {"step": 0, "tokens_seen": 0, "total_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
              "train_seconds": 0.0, "losses": [], "evals": [], "lrs": []}  # fmt: skip
     if resume is not None:
         try:
-            saved = _from_bytes(resume, lambda path: learner.load_checkpoint(path, model, optimizer), ".pt")
-        except Exception as e:
-            raise BadInput(f"the checkpoint cannot be read, or is not of this model ({type(e).__name__}): "
-                           "start a new run without --resume") from None  # fmt: skip
+            saved = from_bytes(resume, lambda path: call(learner.load_checkpoint, path, model, optimizer), ".pt")
+        except LearnerError as e:  # a corrupt file, another model's, or the learner's bug: the line says which
+            raise LearnerError(f"the checkpoint cannot be read, or is not of this model: {e} (or start a new run without --resume)",
+                               e.log) from None  # fmt: skip
+        if not isinstance(saved, dict) or not set(state) <= set(saved):
+            raise returned(learner.load_checkpoint, saved, f"a dict with the keys save_checkpoint saved: {', '.join(state)}")
         state.update({key: saved[key] for key in state})
     trained = place.wrap(model, k)  # what train_step runs: DDP over the model with several ranks
     flops = place.flops_per_token(model, config)
@@ -257,19 +163,19 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
     def checkpoint() -> dict:
         extra = {key: value for key, value in state.items() if key != "step"}
-        return _to_file(lambda path: learner.save_checkpoint(path, model, optimizer, state["step"], config=config, **extra), ".pt")
+        return to_file(lambda path: call(learner.save_checkpoint, path, model, optimizer, state["step"], config=config, **extra), ".pt")
 
     def evaluate() -> None:
         tick = time.monotonic()
-        with learner.autocast_context(device, train["precision"]):
-            losses = place.mean(call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter))
-            train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
+        with call(learner.autocast_context, device, train["precision"]):
+            losses = call(learner.evaluate_model, model, eval_train, eval_val, device, eval_iter)
+        train_loss, val_loss = place.mean(two_numbers(learner.evaluate_model, losses))
         budget.record_evaluation(time.monotonic() - tick, 2 * eval_iter)
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
-             val_bpb=number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"))  # fmt: skip
+             val_ppl=number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
+             val_bpb=number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -281,7 +187,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         """Training batches from number `first` on, epoch after epoch, each epoch in its own order."""
         epoch, start = divmod(first, per_epoch)
         while True:
-            yield from learner.epoch_batches(train_set, batch, seed, epoch, start)
+            yield from call(learner.epoch_batches, train_set, batch, seed, epoch, start)
             epoch, start = epoch + 1, 0
 
     batches = stream(state["step"] * k)
@@ -309,8 +215,8 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         micro = [place.shard(next(batches)) for _ in range(k)]  # this rank's rows of k global batches
         tick = time.monotonic()
         clip = 1.0 if step >= state["warmup_steps"] else None  # clip after warm-up, as appendix D
-        loss = place.mean(call(learner.train_step, trained, micro, optimizer, device, train["precision"],
-                               max_norm=clip))  # fmt: skip
+        loss = call(learner.train_step, trained, micro, optimizer, device, train["precision"], max_norm=clip)
+        loss = place.mean(number(learner.train_step, loss))
         budget.record_step((time.monotonic() - tick) / k)
         state["train_seconds"] += time.monotonic() - tick
         state["step"] += 1
@@ -353,16 +259,16 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         return result
     emit("phase", message="evaluating on the whole validation text")
     tick = time.monotonic()
-    with learner.autocast_context(device, train["precision"]):
-        losses = place.mean(call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches)))
-        train_loss, val_loss = (number(v, "evaluate_model") for v in losses)
+    with call(learner.autocast_context, device, train["precision"]):
+        losses = call(learner.evaluate_model, model, eval_train, val_batches, device, len(val_batches))
+    train_loss, val_loss = place.mean(two_numbers(learner.evaluate_model, losses))
     seconds["final_evaluation"] = time.monotonic() - tick
     place.close()
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": number(call(learner.perplexity, min(val_loss, 50.0)), "perplexity"),
-        "val_bpb": number(call(learner.bits_per_byte, val_loss, val_tokens, val_bytes), "bits_per_byte"),
+        "val_ppl": number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
+        "val_bpb": number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
@@ -383,96 +289,12 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     return result
 
 
-def slowdown(plan: tuple | None, step: int, train_seconds: float) -> float | None:
-    """How many times longer the steps after the plan took than the plan assumed (None without one)."""
-    if plan is None or step == plan[0]:
-        return None
-    return (train_seconds - plan[1]) / (step - plan[0]) / max(plan[2], 1e-9)
-
-
-def lr_at(schedule, step: int, train: dict, state: dict, peaked: bool) -> float:
-    """The learner's warmup_cosine_lr at `step`, held once past the peak (peaked: the last step's LR
-    was): sized again longer, the schedule moves its cosine to the right, which would raise the LR
-    in mid-decay; held, it stays where it was until the cosine comes down to it."""
-    lr = schedule(step, train["lr"], state["warmup_steps"], state["total_steps"] or 10**9, initial_lr=train["lr"] / 100,
-                  min_lr=train["min_lr"])  # fmt: skip
-    return min(lr, state["lrs"][-1]) if peaked else lr
-
-
 #: The training settings a summary reports (besides the model's config).
 TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "precision", "seed")
 
 
-class Budget:
-    """When a run with a deadline must stop training, and how many steps its schedule can have.
-
-    The deadline is the budget's end (pretraining's budget starts once the text is encoded).
-    Training stops early enough for what comes after it: the final evaluation (a forward pass per
-    batch, timed at every evaluation; before the first, taken as half a training step's time per
-    batch), the samples (a forward pass of one sequence per new token: about a batch's time over
-    the batch size, measured at twice the truth) and writing the run folder. Sizing trusts steady
-    speeds, not single steps: a 60-second run once trained 17 steps, once 105, when one slow step
-    or evaluation could cut the schedule.
-    """
-
-    def __init__(self, deadline: float, final_batches: int, eval_batches: int, sample_tokens: int, batch_size: int):
-        self.deadline, self.final_batches, self.eval_batches = deadline, final_batches, eval_batches
-        self.sample_tokens, self.batch_size = sample_tokens, batch_size
-        self.step_seconds: float | None = None  # per micro-batch of training: a mean, then a moving average
-        self.forward_seconds: float | None = None  # per batch of evaluation, averaged over evaluations
-        self.steps = self.evaluations = 0
-
-    def record_step(self, seconds: float) -> None:
-        """Time of a step per micro-batch; the first two (memory being allocated) are left out. The
-        plain mean of the first ten, then a moving average: one slow early step must not size a run."""
-        self.steps += 1
-        if self.steps > 2:
-            weight = max(0.1, 1 / (self.steps - 2))
-            self.step_seconds = seconds if self.step_seconds is None else (1 - weight) * self.step_seconds + weight * seconds
-
-    def record_evaluation(self, seconds: float, batches: int) -> None:
-        """Time of an evaluation of `batches` forward passes: the mean of the first ones, then a moving average."""
-        self.evaluations += 1
-        weight = max(0.5, 1 / self.evaluations)
-        now = seconds / max(batches, 1)
-        self.forward_seconds = now if self.forward_seconds is None else (1 - weight) * self.forward_seconds + weight * now
-
-    def _forward(self) -> float:
-        return self.forward_seconds or (self.step_seconds or 0.0) / 2
-
-    def _after_training(self) -> float:
-        writing = 2.0  # the run folder, after the worker: loss.png (matplotlib's import), the checkpoint, samples.txt
-        return self.final_batches * self._forward() + self.sample_tokens * self._forward() / self.batch_size + writing
-
-    def seconds_left(self) -> float:
-        return max(0.0, self.deadline - time.time())
-
-    def out_of_time(self) -> bool:
-        if self.step_seconds is None:  # no estimate yet
-            return time.time() >= self.deadline
-        return time.time() >= self.deadline - self._after_training()
-
-    def steps_left(self, evaluations: int, k: int) -> int:
-        """Steps of k micro-batches that fit before training must stop, `evaluations` included."""
-        left = self.deadline - self._after_training() - time.time() - evaluations * self.eval_batches * self._forward()
-        return max(1, int(left / max(k * (self.step_seconds or 1.0), 1e-6)))
-
-    def evaluation_batches(self, evaluations: int, share: float) -> int:
-        """Forward batches per evaluation for `evaluations` of them to take `share` of the time left."""
-        return max(1, int(share * self.seconds_left() / (evaluations * max(self._forward(), 1e-6))))
-
-    def resized(self, step: int, total: int, evaluations: int, k: int) -> int:
-        """The schedule's new length at `step` of `total`, sized again from the latest speeds: at most
-        half as many or twice as many steps left as before, for one evaluation slower or faster than
-        the rest is no trend (should the machine really slow down, out_of_time still stops in time)."""
-        left = total - step
-        return step + min(max(self.steps_left(evaluations, k), (left + 1) // 2), 2 * left)
-
-
 def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:
     """The learner's generate, from the learner's text_to_token_ids and back."""
-    import torch
-
     stage4, stage5 = importlib.import_module("stage4_model"), importlib.import_module("stage5_pretrain")
     torch.manual_seed(seed)
     model.eval()
@@ -488,21 +310,6 @@ def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: 
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
         raise returned(stage4.generate, out, f"a (1, T + new) tensor of token ids, for idx {brief(idx)}")
     return call(stage5.token_ids_to_text, out, tok)
-
-
-def load_model(checkpoint: str):
-    """(the learner's GPTModel with a run's weights, in eval mode; its config), from the path of a
-    run's checkpoint.pt (mapped, not read: only the weights are copied, not AdamW's moments)."""
-    import torch
-
-    stage4 = importlib.import_module("stage4_model")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-        model = stage4.GPTModel(state["config"])
-        model.load_state_dict(state["model"])
-    except Exception as e:
-        raise BadInput(f"the checkpoint cannot be read ({type(e).__name__}): is it a learn pretrain run's checkpoint.pt?") from None
-    return model.eval(), state["config"]
 
 
 def probe_generate(learner, checkpoint: str, tokenizer: bytes | None, prompt: str, max_new_tokens: int,
