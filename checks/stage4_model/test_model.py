@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, one_device, rng, run, short, torch_gen
+from learn.judge.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
+from learn.judge.checking import one_device
 
 PKG = "stage4_model"
 EPS = 1e-5

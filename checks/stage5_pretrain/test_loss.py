@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import operator
 
-from learn.judge.checking import answers, expect, expect_equal, expect_near, one_device, plain_tensor, rng, run, short, tensor_data
+from learn.judge.checking import answers, expect, expect_equal, expect_near, plain_tensor, rng, run, short, tensor_data
+from learn.judge.checking import one_device
 
 PKG = "stage5_pretrain"
 EOT = "<|endoftext|>"

@@ -19,8 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.judge.checking import (answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, one_device,
-                                  rng, run, short, torch_gen)
+from learn.judge.checking import (answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, rng, run,
+                                  short, torch_gen)
+from learn.judge.checking import one_device
 
 PKG = "stage6_finetune"
 WORDS = ["win", "cash", "now", "call", "me", "later", "free", "prize", "ok", "see", "you", "soon", "txt", "lunch", "claim", "urgent!", ","]
@@ -138,7 +139,8 @@ def probe_loss(learner, table, pos, cases):
     except RuntimeError as e:  # a CPU batch meets the model's meta weights
         return {"losses": out, "on_meta": {"error": short(str(e), 160)}}
     expect(isinstance(loss, torch.Tensor), "calc_loss_batch(..., device='meta')", "a tensor", short(loss, 60))
-    return {"losses": out, "on_meta": {"shape": list(loss.shape), "device": loss.device.type, "requires_grad": loss.requires_grad}}
+    on_meta = {"shape": list(loss.shape), "device": loss.device.type, "requires_grad": loss.requires_grad}
+    return {"losses": out, "on_meta": on_meta}
 
 
 def probe_accuracy(learner, table, pos, batches, calls):
