@@ -29,7 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from learn.shared.checking import expect, expect_close, expect_equal, expect_type, fixture, forward_calls, rng, run, short, torch_gen
+from learn.shared.checking import (
+    expect, expect_close, expect_equal, expect_type, fixture, forward_calls, one_device, rng, run, short,
+    torch_gen
+)
 
 PKG = "stage4_model"
 EPS = 1e-5
@@ -92,24 +95,12 @@ def _load(module, weights: dict) -> bool:
     return True
 
 
-class OneDevice(TorchFunctionMode):
-    """cuda's rule on the meta device, which lets an embedding look up CPU ids: every tensor a call
-    gets (but 0-dim ones) is on one device."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        devices = {a.device for a in [*args, *kwargs.values()] if isinstance(a, torch.Tensor) and a.dim() > 0}
-        if len(devices) > 1:
-            raise RuntimeError(f"{getattr(func, '__name__', func)}: tensors on {sorted(map(str, devices))}")
-        return func(*args, **kwargs)
-
-
 def probe_meta_forward(learner, cfg, shape):
     """GPTModel moved to the meta device, as learn pretrain moves it to cuda or mps, on ids there:
     what it made in forward (positions, masks) must follow in_idx.device. The logits' shape and device."""
     model = learner.GPTModel(dict(cfg)).to("meta").eval()
     try:
-        with torch.no_grad(), OneDevice():
+        with torch.no_grad(), one_device():
             out = model(torch.zeros(shape, dtype=torch.long, device="meta"))
     except RuntimeError as e:  # a CPU tensor made in forward meets the meta ones
         return {"error": short(str(e), 160)}

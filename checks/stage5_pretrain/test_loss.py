@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import operator
 
-from learn.shared.checking import answers, expect, expect_equal, expect_near, plain_tensor, rng, run, short, tensor_data
+from learn.shared.checking import (
+    answers, expect, expect_equal, expect_near, one_device, plain_tensor, rng, run, short, tensor_data
+)
 
 PKG = "stage5_pretrain"
 EOT = "<|endoftext|>"
@@ -84,6 +86,8 @@ def loader(batches):
 
 
 def probe_batch_loss(learner, table, cases):
+    """calc_loss_batch on each case with device "cpu", then on the first with the stub moved to meta and
+    device "meta", its batches on the CPU, as learn pretrain gives them on cuda or mps (`one_device`)."""
     fn = need_fn(learner, "calc_loss_batch")
     out = []
     for x, y in loader(cases):
@@ -91,7 +95,19 @@ def probe_batch_loss(learner, table, cases):
         expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "calc_loss_batch(...)", "a scalar tensor", short(loss, 60))
         expect(loss.requires_grad, "calc_loss_batch(...)", "a loss that can be back-propagated", "requires_grad=False")
         out.append(float(loss.detach()))
-    return out
+    return {"losses": out, "on_meta": loss_on_meta(fn, *loader(cases)[0], Table(table).to("meta"))}
+
+
+def loss_on_meta(fn, x, y, model):
+    """In a probe: fn(x, y, model, "meta") under one_device(): the loss's shape, device and requires_grad
+    (meta has no values), or the error."""
+    try:
+        with one_device():
+            loss = fn(x, y, model, "meta")
+    except RuntimeError as e:  # a CPU batch meets the model's meta weights
+        return {"error": short(str(e), 160)}
+    expect(isinstance(loss, torch.Tensor), "calc_loss_batch(..., device='meta')", "a tensor", short(loss, 60))
+    return {"shape": list(loss.shape), "device": loss.device.type, "requires_grad": loss.requires_grad}
 
 
 def probe_token_ids(learner, ids, eot_id, texts, batches):
@@ -171,9 +187,20 @@ def test_loss_matches_cross_entropy():
     table = drawn_table(r, vocab)
     cases = drawn_batches(r, vocab, 1, r.randint(2, 4), r.randint(3, 6)) + drawn_batches(r, vocab, 1, 1, r.randint(2, 5))
     got = run(probe_batch_loss, table=table, cases=cases)
-    expect(type(got) is list and len(got) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
-    for (x, y), v in zip(cases, got):
+    losses = got.get("losses") if type(got) is dict else None
+    expect(type(losses) is list and len(losses) == len(cases), "calc_loss_batch results", len(cases), short(got, 60))
+    for (x, y), v in zip(cases, losses):
         expect_near(v, cross_entropy(table, x, y), f"calc_loss_batch on inputs of shape ({len(x)}, {len(x[0])})")
+    expect_loss_on_meta(got.get("on_meta"))
+
+
+def expect_loss_on_meta(got):
+    """The judge's side of loss_on_meta: a 0-dim loss on meta that back-propagates."""
+    what = "calc_loss_batch(CPU batches, model on meta, device='meta'), as on cuda or mps"
+    expect(type(got) is dict and "error" not in got, f"{what}: move both batches to `device` (§1)",
+           "a loss on meta", got.get("error") if type(got) is dict else got)  # fmt: skip
+    expect_equal([got.get("shape"), got.get("device"), got.get("requires_grad")], [[], "meta", True],
+                 f"{what}: shape, device, requires_grad")  # fmt: skip
 
 
 def test_text_token_ids_round_trip():

@@ -19,8 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.shared.checking import (answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, rng, run,
-                                  short, torch_gen)
+from learn.shared.checking import (
+    answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, one_device, rng, run,
+    short, torch_gen
+)
 
 PKG = "stage6_finetune"
 WORDS = ["win", "cash", "now", "call", "me", "later", "free", "prize", "ok", "see", "you", "soon", "txt", "lunch", "claim", "urgent!", ","]
@@ -122,6 +124,8 @@ def probe_dataset(learner, csv_text, vocab, cases):
 
 
 def probe_loss(learner, table, pos, cases):
+    """calc_loss_batch on each case with device "cpu", then on the first with the stub moved to meta and
+    device "meta", its batches on the CPU, as a DataLoader gives them for a model on cuda (`one_device`)."""
     fn = need_fn(learner, "calc_loss_batch")
     out = []
     for x, y in cases:
@@ -129,7 +133,15 @@ def probe_loss(learner, table, pos, cases):
         expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "calc_loss_batch(...)", "a scalar tensor", short(loss, 60))
         expect(loss.requires_grad, "calc_loss_batch(...)", "a loss that can be back-propagated", "requires_grad=False")
         out.append(float(loss.detach()))
-    return out
+    model = PosTable(table, pos).to("meta")
+    try:
+        with one_device():
+            loss = fn(*cases[0], model, "meta")
+    except RuntimeError as e:  # a CPU batch meets the model's meta weights
+        return {"losses": out, "on_meta": {"error": short(str(e), 160)}}
+    expect(isinstance(loss, torch.Tensor), "calc_loss_batch(..., device='meta')", "a tensor", short(loss, 60))
+    on_meta = {"shape": list(loss.shape), "device": loss.device.type, "requires_grad": loss.requires_grad}
+    return {"losses": out, "on_meta": on_meta}
 
 
 def probe_accuracy(learner, table, pos, batches, calls):
@@ -284,7 +296,9 @@ def test_classifier_loss_uses_last_token():
         losses = [{k: float(F.cross_entropy(v, y.long())) for k, v in readings(table, pos, x).items()} for x, y in cases]
         if all(abs(v - ls["last"]) > 1e-2 for ls in losses for k, v in ls.items() if k != "last"):
             break
-    got = expect_type(run(probe_loss, table=table, pos=pos, cases=cases), list, "the probe's results")
+    got = expect_type(run(probe_loss, table=table, pos=pos, cases=cases), dict, "the probe's results")
+    on_meta = got.get("on_meta")
+    got = expect_type(got.get("losses"), list, "the losses")
     expect_equal(len(got), len(cases), "number of losses")
     for (x, y), ls, v in zip(cases, losses, got):
         what = f"calc_loss_batch on inputs of shape {tuple(x.shape)}, {classes} classes"
@@ -293,6 +307,11 @@ def test_classifier_loss_uses_last_token():
                 expect(name == "last" or abs(v - wrong) > 1e-5 + 1e-4 * wrong, f"{what}: the loss is that of {name}",
                        "cross-entropy of the LAST token's logits, model(x)[:, -1, :]", f"{v:.6g}")  # fmt: skip
         expect_near(v, ls["last"], f"{what}: cross-entropy of model(x)[:, -1, :] against the labels")
+    what = "calc_loss_batch(CPU batches, model on meta, device='meta'), as on cuda or mps"
+    expect(type(on_meta) is dict and "error" not in on_meta, f"{what}: move both batches to `device` (§1)",
+           "a loss on meta", on_meta.get("error") if type(on_meta) is dict else on_meta)  # fmt: skip
+    expect_equal([on_meta.get("shape"), on_meta.get("device"), on_meta.get("requires_grad")], [[], "meta", True],
+                 f"{what}: shape, device, requires_grad")  # fmt: skip
 
 
 def test_accuracy_on_last_token_over_num_batches():

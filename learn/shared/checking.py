@@ -195,6 +195,24 @@ def forward_calls(module, calls: list, what: str) -> list:
     return outputs
 
 
+def one_device():
+    """In a probe: cuda's rule on the meta device, which alone lets an embedding look up CPU ids: under
+    `with one_device():` every tensor a call gets (but 0-dim ones) is on one device, or RuntimeError.
+    A TorchFunctionMode (OneDevice), made here so that the judge, which imports this module, needs no torch."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class OneDevice(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            devices = {a.device for a in [*args, *kwargs.values()] if isinstance(a, torch.Tensor) and a.dim() > 0}
+            if len(devices) > 1:
+                raise RuntimeError(f"{getattr(func, '__name__', func)}: tensors on {sorted(map(str, devices))}")
+            return func(*args, **kwargs)
+
+    return OneDevice()
+
+
 def _well_formed(values, shape) -> bool:
     if not shape:
         return type(values) in (int, float, bool)

@@ -30,6 +30,10 @@ MUTANTS = [
            "        target_batch.flatten(),  # (B, T) -> (B * T,): the right token for each row\n",
            "        logits[:, -1, :],\n        target_batch[:, -1],\n",
            ("loss_matches_cross_entropy", "loader_loss_mean_cap_and_empty")),
+    # Batches left on the CPU: right on a CPU, and the first GPU step of learn pretrain raises.
+    Mutant("loss_batches_not_moved", "loss.py",
+           "    input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n", "",
+           ("loss_matches_cross_entropy",)),
     Mutant("loader_divides_by_all_batches", "loss.py", "    return total_loss / num_batches\n",
            "    return total_loss / len(data_loader)\n", ("loader_loss_mean_cap_and_empty",)),
     Mutant("num_batches_not_capped", "loss.py", "        num_batches = min(num_batches, len(data_loader))\n",

@@ -7,6 +7,12 @@ MUTANTS = [
     # Classification (chapter 6)
     Mutant("loss_on_first_token", "classify.py", "logits = model(input_batch)[:, -1, :]  # (B, C): the last token's logits",
            "logits = model(input_batch)[:, 0, :]  # (B, C)", ("classifier_loss_uses_last_token", "classifier_loop_counts_examples")),
+    # Batches left on the CPU: right on a CPU, and the first step on a GPU raises.
+    Mutant("classifier_loss_batches_not_moved", "classify.py",
+           "    input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n"
+           "    logits = model(input_batch)[:, -1, :]  # (B, C): the last token's logits\n",
+           "    logits = model(input_batch)[:, -1, :]  # (B, C): the last token's logits\n",
+           ("classifier_loss_uses_last_token",)),
     Mutant("accuracy_on_mean_logits", "classify.py", "logits = model(input_batch)[:, -1, :]  # (B, C)\n",
            "logits = model(input_batch).mean(dim=1)  # (B, C)\n", ("accuracy_on_last_token_over_num_batches",)),
     Mutant("accuracy_ignores_num_batches", "classify.py",
