@@ -4,7 +4,8 @@ the run folder's error.log, never to the screen. Trees: solutions/ with one func
 
 from __future__ import annotations
 
-import pytest
+import shutil
+
 from typer.testing import CliRunner
 
 from conftest import copy_solutions
@@ -44,15 +45,8 @@ def the_learners(result, run, *said: str) -> None:
     assert "Traceback" in log and "__init__.py" in log
 
 
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pretrained")
-    result = pretrain(tmp, "solutions", tmp / "run")
-    assert result.exit_code == 0, result.output
-    return tmp / "run"
-
-
-def test_generate_that_raises_is_one_line_and_a_log(pretrained, tmp_path):
+def test_generate_that_raises_is_one_line_and_a_log(solution_files, tmp_path):
+    pretrained = shutil.copytree(solution_files / "pretrained", tmp_path / "run")  # its error.log is this test's
     code = "def generate(model, idx, **kwargs):\n    raise RuntimeError('Boolean value of Tensor is ambiguous')\n"
     tree = broken(tmp_path, "stage4_model", code)
     result = learn("generate", "the cat", "--impl", tree, "--run", pretrained, "--max-new-tokens", 3)
