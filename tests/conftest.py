@@ -128,3 +128,10 @@ def finetune_files(folder: Path, impl: str | Path, *more) -> Path:
                 for a, b in zip(words[20:30], words[30:40])]
     (folder / "instructions.json").write_text(json.dumps(entries), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def solution_files(tmp_path_factory) -> Path:
+    """`finetune_files` of solutions/, made once for the test files that only read them (a run's
+    failure log goes into its folder: a test that may fail a run copies the folder first)."""
+    return finetune_files(tmp_path_factory.mktemp("solution-files"), "solutions")

@@ -14,7 +14,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import copy_solutions, finetune_files
+from conftest import copy_solutions
 from learn import cli, data, tasks
 from learn.cli import finetune
 
@@ -33,8 +33,8 @@ def one_line(result, said: str, code: int = 2) -> None:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    return finetune_files(tmp_path_factory.mktemp("finetune"), "solutions")
+def files(solution_files):
+    return solution_files
 
 
 def classify_run(files, run, *more):

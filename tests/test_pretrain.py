@@ -38,6 +38,21 @@ def text_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def trained(text_file, tmp_path_factory):
+    """(result, run, cache): one 10-step run with dropout and its progress lines, whose tokenizer
+    was trained into `cache`, shared by the tests that only read a finished run."""
+    from learn.cli import pretrain as command
+
+    folder = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(command, "CACHE", folder / "cache")
+        result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "tiny", "--vocab-size", 300,
+                       "--run", folder / "run", "--max-steps", 10, "--drop-rate", 0.1)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result, folder / "run", folder / "cache"
+
+
 def pretrain(data, run, *more):
     return learn("pretrain", "--impl", "solutions", "--data", data, "--model", "tiny", "--vocab-size", 300,
                  "--run", run, "--json", *more)  # fmt: skip
@@ -140,10 +155,10 @@ def test_a_run_cut_short_says_why(text_file, tmp_path):
     assert (said in result.output) == short
 
 
-def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):
+def test_pause_and_resume_follow_the_same_losses(text_file, trained, tmp_path):
     """Dropout on: the resumed run draws the masks, batches and moments the uninterrupted one did."""
-    whole, paused = tmp_path / "whole", tmp_path / "paused"
-    assert pretrain(text_file, whole, "--max-steps", 10, "--drop-rate", 0.1).exit_code == 0
+    _, whole, _ = trained
+    paused = tmp_path / "paused"
     result = pretrain(text_file, paused, "--max-steps", 10, "--drop-rate", 0.1, "--stop-at", 4)
     assert result.exit_code == 0 and "--resume" in result.output and not (paused / "summary.json").exists()
     assert len(losses(paused)) == 4
@@ -154,16 +169,16 @@ def test_pause_and_resume_follow_the_same_losses(text_file, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_tokenizer_is_trained_once(text_file, tmp_path, monkeypatch):
+def test_tokenizer_is_trained_once(text_file, trained, tmp_path, monkeypatch):
     from learn.cli import pretrain as command
 
-    monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
-    assert pretrain(text_file, tmp_path / "a", "--max-steps", 1).exit_code == 0
-    assert len(list((tmp_path / "cache").iterdir())) == 1
+    _, run, cache = trained
+    monkeypatch.setattr(command, "CACHE", cache)
+    assert len(list(cache.iterdir())) == 1
     result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "tiny", "--vocab-size", 300,
                    "--run", tmp_path / "b", "--max-steps", 1)  # fmt: skip
     assert result.exit_code == 0 and "training your BPE" not in result.output
-    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
+    assert (run / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(text_file, tmp_path):
@@ -276,13 +291,10 @@ def test_the_eta_reads_as_a_clock():
     assert [_clock(s) for s in (0, 65.7, 3725, None, float("inf"))] == ["0:00", "1:05", "1:02:05", "", ""]
 
 
-def test_every_evaluation_converts_to_bits_per_byte_alike(text_file, tmp_path):
+def test_every_evaluation_converts_to_bits_per_byte_alike(trained):
     """One conversion: the last evaluation's bits per byte over its loss is the summary's (which
     covers every validation batch), and each evaluation says how many batches it covers."""
-    run = tmp_path / "run"
-    result = learn("pretrain", "--impl", "solutions", "--data", text_file, "--model", "tiny", "--vocab-size", 300,
-                   "--run", run, "--max-steps", 10)  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result, run, _ = trained
     evals = re.findall(r"val loss ([\d.]+) .*?([\d.]+) bits/byte\s+\((\d+) batch(?:es)? of each split\)", result.output)
     assert evals, result.output
     loss, bpb, _ = (float(v) for v in evals[-1])

@@ -5,8 +5,8 @@ the run folder's error.log, never to the screen. Trees: solutions/ with one func
 from __future__ import annotations
 
 import json
+import shutil
 
-import pytest
 from typer.testing import CliRunner
 
 from conftest import copy_solutions
@@ -54,15 +54,8 @@ def the_learners(result, run, *said: str) -> None:
     assert "Traceback" in log and "__init__.py" in log
 
 
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pretrained")
-    result = pretrain(tmp, "solutions", tmp / "run")
-    assert result.exit_code == 0, result.output
-    return tmp / "run"
-
-
-def test_generate_that_raises_is_one_line_and_a_log(pretrained, tmp_path):
+def test_generate_that_raises_is_one_line_and_a_log(solution_files, tmp_path):
+    pretrained = shutil.copytree(solution_files / "pretrained", tmp_path / "run")  # its error.log is this test's
     code = "def generate(model, idx, **kwargs):\n    raise RuntimeError('Boolean value of Tensor is ambiguous')\n"
     tree = broken(tmp_path, "stage4_model", code)
     result = learn("generate", "the cat", "--impl", tree, "--run", pretrained, "--max-new-tokens", 3)
@@ -71,11 +64,11 @@ def test_generate_that_raises_is_one_line_and_a_log(pretrained, tmp_path):
 
 
 def test_train_step_that_raises_is_one_line_and_a_log(tmp_path):
-    code = "def train_step(model, batches, optimizer, device, precision, max_norm=None):\n    raise ValueError('no loss')"
+    code = "def train_step(model, batches, optimizer, device, precision, max_norm=None):\n    raise ValueError('nan')"
     tree = broken(tmp_path, "stage5_pretrain", code)
     result = pretrain(tmp_path, tree, tmp_path / "run")
     the_learners(result, tmp_path / "run", "stage5_pretrain.train_step(", "list of 1", "max_norm=None",
-                 "ValueError: no loss", "rerun: learn check stage5")  # fmt: skip
+                 "ValueError: nan", "rerun: learn check stage5")  # fmt: skip
 
 
 BROKEN_ENCODE = """\
@@ -91,8 +84,10 @@ def test_a_tokenizer_whose_encode_raises_in_prepare_is_one_line_and_a_log(tmp_pa
     monkeypatch.setenv("LEARN_PROGRESS", str(tmp_path / "progress.json"))  # the log goes beside it, in logs/
     (tmp_path / "text.txt").write_text(TEXT, encoding="utf-8")
     tree = broken(tmp_path, "stage1_tokenizer", BROKEN_ENCODE)
-    result = learn("prepare", tmp_path / "text.txt", "--impl", tree, "--vocab-size", 280, "--out", tmp_path / "text.bin")
-    one_line(result, "stage1_tokenizer.encode(", "RuntimeError: encode is broken", "rerun: learn check stage1", "traceback in")
+    result = learn("prepare", tmp_path / "text.txt", "--impl", tree, "--vocab-size", 280,
+                   "--out", tmp_path / "text.bin")  # fmt: skip
+    one_line(result, "stage1_tokenizer.encode(", "RuntimeError: encode is broken", "rerun: learn check stage1",
+             "traceback in")  # fmt: skip
     (log,) = (tmp_path / "logs").glob("run-*.log")
     assert "Traceback" in log.read_text(encoding="utf-8")
 
@@ -101,7 +96,8 @@ def test_a_train_step_that_returns_no_number_is_one_line(tmp_path):
     code = "def train_step(model, batches, optimizer, device, precision, max_norm=None):\n    return 'the loss'"
     tree = broken(tmp_path, "stage5_pretrain", code)
     result = pretrain(tmp_path, tree, tmp_path / "run")
-    one_line(result, "your stage5_pretrain.train_step returned 'the loss'", "the engine needs a number", "rerun: learn check stage5")
+    one_line(result, "your stage5_pretrain.train_step returned 'the loss'", "the engine needs a number",
+             "rerun: learn check stage5")  # fmt: skip
 
 
 BOOK_GENERATE = """\
@@ -120,13 +116,15 @@ def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=No
 """
 
 
-def test_finetune_instruct_with_the_book_s_generate_is_one_line_and_a_log(pretrained, tmp_path):
+def test_finetune_instruct_with_the_book_s_generate_is_one_line_and_a_log(solution_files, tmp_path):
     """The book's generate stops at `if idx_next == eos_id`: right for one prompt, and a RuntimeError
     for a batch of them, which the test instructions are (prompts of one length go together)."""
-    (tmp_path / "same.json").write_text(json.dumps([{"instruction": "Say the word.", "input": "", "output": "cat"}] * 30))
+    same = [{"instruction": "Say the word.", "input": "", "output": "cat"}] * 30
+    (tmp_path / "same.json").write_text(json.dumps(same), encoding="utf-8")
     tree = broken(tmp_path, "stage4_model", BOOK_GENERATE)
     run = tmp_path / "instruct"
-    result = learn("finetune", "instruct", "--impl", tree, "--init", pretrained, "--data", tmp_path / "same.json",
-                   "--tasks", 0, "--eval-tasks", 1, "--epochs", 1, "--batch-size", 25, "--max-new-tokens", 2, "--run", run)  # fmt: skip
-    the_learners(result, run, "stage4_model.generate(GPTModel, (3, ", "eos_id=", "RuntimeError: Boolean value of Tensor",
-                 "rerun: learn check stage4")  # fmt: skip
+    result = learn("finetune", "instruct", "--impl", tree, "--init", solution_files / "pretrained",
+                   "--data", tmp_path / "same.json", "--tasks", 0, "--eval-tasks", 1, "--epochs", 1,
+                   "--batch-size", 25, "--max-new-tokens", 2, "--run", run)  # fmt: skip
+    the_learners(result, run, "stage4_model.generate(GPTModel, (3, ", "eos_id=",
+                 "RuntimeError: Boolean value of Tensor", "rerun: learn check stage4")  # fmt: skip

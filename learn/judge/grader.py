@@ -93,15 +93,15 @@ def new_seed() -> int:
     return secrets.randbelow(10**6)
 
 
-def _judge(stages: list[Stage], tree: Path, seed: int, skip: set[str], log, root: Path = ROOT) -> subprocess.Popen:
-    """The judge over `stages`, with the checks, fixtures and engine of the course at `root`
-    (this checkout, or a release of it: see learn/judge/gradebook.py)."""
+def _judge(stages: list[Stage], tree: Path, seed: int, todo: set[str], log, root: Path = ROOT) -> subprocess.Popen:
+    """The judge of `stages`' checks `todo` ("stage1:name"), with the checks, fixtures and engine of
+    the course at `root` (this checkout, or a release of it: see learn/judge/gradebook.py)."""
     cmd = [
         sys.executable, "-P", "-m", "pytest", *(str(root / "checks" / s.package) for s in stages),
         "-p", "learn.judge.plugin", "-p", "no:cacheprovider", "-s", "-q",
         "--import-mode=importlib", "-o", "addopts=", f"--rootdir={root}",
         f"--learn-stages={','.join(s.id for s in stages)}", f"--learn-tree={tree}", f"--learn-seed={seed}",
-        f"--learn-skip={','.join(sorted(skip))}",
+        f"--learn-checks={','.join(sorted(todo))}",
     ]  # fmt: skip
     env = {**_environ(), "PYTHONPATH": str(root), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1"}
     return reaper.spawn(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
@@ -156,7 +156,8 @@ def grade(stage: Stage, tree: Path, seed: int | None = None) -> StageResult:
 
 def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root: Path = ROOT) -> list[StageResult]:
     """Every graded check of `stages` (in course order) against `tree`, in one judge: a stage's
-    crash or timeout costs a fresh worker, not a fresh judge. `root`: the course whose checks
+    crash or timeout costs a fresh worker, not a fresh judge. A stage given with fewer checks than
+    the manifest's (`dataclasses.replace`) is graded on those alone. `root`: the course whose checks
     and fixtures judge (this checkout by default)."""
     tree = Path(tree).resolve()
     seed = new_seed() if seed is None else seed
@@ -176,7 +177,8 @@ def grade_stages(stages: list[Stage], tree: Path, seed: int | None = None, root:
             while len(results) < len(checks):
                 left = [s for s in stages if any((s.id, c.name) not in results for c in s.checks)]
                 budget = 60 + 2 * sum(c.timeout for k, c in checks.items() if k not in results)
-                proc = _judge(left, tree, seed, {f"{sid}:{name}" for sid, name in results}, log, root)
+                todo = {f"{sid}:{name}" for sid, name in checks if (sid, name) not in results}
+                proc = _judge(left, tree, seed, todo, log, root)
                 events, killed = _events(proc, budget)
                 done_before, running = len(results), None
                 for ev in events:

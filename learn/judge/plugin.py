@@ -40,7 +40,7 @@ def pytest_addoption(parser):
     group.addoption("--learn-stages", help="the stages being graded, in course order, e.g. stage1,stage2")
     group.addoption("--learn-tree", help="the tree whose code the worker runs")
     group.addoption("--learn-seed", type=int, default=0, help="the run's seed (inputs drawn at grading time)")
-    group.addoption("--learn-skip", default="", help="comma-separated stage:check already graded")
+    group.addoption("--learn-checks", default="", help="comma-separated stage:check left to grade; no others run")
 
 
 _report = None
@@ -97,11 +97,11 @@ def _where(item) -> tuple[manifest.Stage | None, str]:
 def pytest_collection_modifyitems(config, items):
     if not _stages:
         return
-    skip = set(filter(None, config.getoption("--learn-skip").split(",")))
+    left = set(filter(None, config.getoption("--learn-checks").split(",")))
     kept = []
     for item in items:
         stage, name = _where(item)
-        if stage is not None and f"{stage.id}:{name}" not in skip:
+        if stage is not None and f"{stage.id}:{name}" in left:
             kept.append(item)
     items[:] = kept
 
