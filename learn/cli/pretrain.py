@@ -267,12 +267,12 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
     """The probe's result, with a progress bar; Ctrl-C asks the worker to stop after its step.
     inputs: {keyword: a path, or None}, opened here and given to the worker as {"fd": n}; its
     checkpoints are copied into the run folder as they come."""
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from learn.judge.workers import ProbeFailed
 
     saved = {"step": None, "events": 0}
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
                TextColumn("{task.fields[eta]}"))  # the worker's ETA: steady as the schedule is sized again
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task("starting", total=None, info="", eta="")
@@ -280,8 +280,8 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
         def on_event(event: dict) -> None:
             saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
             kind = event.get("event")
-            if kind == "phase":
-                bar.update(task, description=str(event.get("message")))
+            if kind == "phase":  # the clock restarts: a slow tokenizer is seen taking its minutes
+                bar.reset(task, description=str(event.get("message")), total=None, info="", eta="")
             elif kind == "step":
                 info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
                 info += f"  MFU {event['mfu']:.1%}" if event.get("mfu") is not None else ""
