@@ -174,8 +174,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
         seconds["evaluations"] += time.monotonic() - tick
         state["evals"].append([state["step"], state["tokens_seen"], train_loss, val_loss])
         emit("eval", step=state["step"], tokens_seen=state["tokens_seen"], train_loss=train_loss, val_loss=val_loss, batches=eval_iter,
-             val_ppl=number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
-             val_bpb=number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)))  # fmt: skip
+             **measures(learner, val_loss, val_tokens, val_bytes))  # fmt: skip
 
     def evaluate_on(n: int) -> None:
         """Evaluations from now on take the first n batches of each split: a short run cannot afford more."""
@@ -267,8 +266,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     tokens_per_second = state["tokens_seen"] / max(state["train_seconds"], 1e-9)  # a resumed run: its steps and time before too
     result["summary"] = {
         "val_loss": val_loss,
-        "val_ppl": number(learner.perplexity, call(learner.perplexity, min(val_loss, 50.0))),
-        "val_bpb": number(learner.bits_per_byte, call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)),
+        **measures(learner, val_loss, val_tokens, val_bytes),
         "train_loss": train_loss,
         "tokens_per_second": tokens_per_second,
         "steps": state["step"],
@@ -291,6 +289,14 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
 
 #: The training settings a summary reports (besides the model's config).
 TRAIN_KEYS = ("batch_size", "accumulation", "lr", "min_lr", "weight_decay", "precision", "seed")
+
+
+def measures(learner, val_loss: float, val_tokens: int, val_bytes: int) -> dict:
+    """{"val_ppl", "val_bpb"}: the learner's perplexity and bits per byte of a validation loss, as floats
+    (the loss capped at 50 for the perplexity: e**50 already says nothing more)."""
+    ppl = call(learner.perplexity, min(val_loss, 50.0))
+    bpb = call(learner.bits_per_byte, val_loss, val_tokens, val_bytes)
+    return {"val_ppl": number(learner.perplexity, ppl), "val_bpb": number(learner.bits_per_byte, bpb)}
 
 
 def sample(model, tok, ctx: int, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> str:
