@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -98,25 +99,38 @@ def tree_with(tmp_path, file: str, code: str):
 SLOW_TOKENIZER = """
 import time as _time
 
-_train = BPETokenizer.train
+
+class _SlowMerges(dict):
+    def __setitem__(self, pair, idx):
+        _time.sleep(8 / 43)  # 8 s over the 43 merges of a vocabulary of 300
+        super().__setitem__(pair, idx)
 
 
-def _slow_train(self, *args, **kwargs):
-    _time.sleep(8)
-    return _train(self, *args, **kwargs)
+def _setattr(self, name, value):
+    object.__setattr__(self, name, _SlowMerges(value) if name == "merges" else value)
 
 
-BPETokenizer.train = _slow_train
+BPETokenizer.__setattr__ = _setattr
 """
 
 
 def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, monkeypatch):
     """--max-seconds counts from the encoded text on: 8 s of tokenizer training leave a 6 s budget
     whole. Counted, they would spend it before the first step; not counted, the first step (taken
-    before any estimate of the time left) always starts in time, on a busy machine too."""
+    before any estimate of the time left) always starts in time, on a busy machine too. The worker
+    watches the merges grow meanwhile (a thread, in the sandbox) and tells the bar."""
     from learn.cli import pretrain as command
 
+    events, workers = [], command.workers
+
+    def recorded(*args, **kwargs):
+        engine = workers(*args, **kwargs)
+        run = engine.run
+        engine.run = lambda *a, on_event, **k: run(*a, on_event=lambda e: (events.append(e), on_event(e)), **k)
+        return engine
+
     monkeypatch.setattr(command, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(command, "workers", recorded)
     run, tree = tmp_path / "run", tree_with(tmp_path, "stage1_tokenizer/bpe.py", SLOW_TOKENIZER)
     result = learn("pretrain", "--impl", tree, "--data", text_file, "--model", "tiny", "--vocab-size", 300,
                    "--run", run, "--max-seconds", 6)  # fmt: skip
@@ -125,6 +139,8 @@ def test_a_slow_tokenizer_leaves_the_training_its_budget(text_file, tmp_path, mo
     seconds = summary["time"]
     assert seconds["tokenizer"] >= 8 and summary["steps"] >= 1, (summary["steps"], seconds)
     assert seconds["evaluations"] < seconds["training"] and "time: tokenizer" in result.output
+    merges = [(e["done"], e["total"]) for e in events if e["event"] == "merges"]
+    assert len(merges) >= 3 and merges[-1] == (43, 43) and merges == sorted(set(merges)), merges
 
 
 SLOWER_STEPS = """
@@ -289,6 +305,155 @@ def test_the_eta_reads_as_a_clock():
     from learn.cli.pretrain import _clock
 
     assert [_clock(s) for s in (0, 65.7, 3725, None, float("inf"))] == ["0:00", "1:05", "1:02:05", "", ""]
+
+
+class GrowingMerges:
+    """A tokenizer whose train learns `n` merges, one each 20 ms, into `self.merges` (as the book's code and
+    the reference do), or assigns them all at the end."""
+
+    def __init__(self, at_the_end: bool = False):
+        self.merges, self.at_the_end = {}, at_the_end
+
+    def train(self, n: int) -> str:
+        merges = {} if self.at_the_end else self.merges
+        for i in range(n):
+            time.sleep(0.02)
+            merges[(i, i)] = 256 + i
+        self.merges = merges
+        return "trained"
+
+
+class BadLength(dict):
+    def __len__(self):
+        raise RuntimeError("no length")
+
+
+def watched(tok, total: int, train, monkeypatch) -> tuple:
+    """(what train returned, the (done, total) of each merges event) with the engine's poller looking every 5 ms."""
+    from learn.engine.loading import merges_progress
+    from learn.shared import protocol
+
+    events = []
+    monkeypatch.setattr(protocol, "_send", events.append)
+    with merges_progress(tok, total, every=0.005):
+        result = train()
+    assert not any(t.name == "merges-progress" for t in threading.enumerate())  # the poller has stopped
+    return result, [(e["done"], e["total"]) for e in events if e["event"] == "merges"]
+
+
+def test_merges_are_reported_as_they_grow_and_never_disturb_train(monkeypatch):
+    tok = GrowingMerges()
+    result, events = watched(tok, 10, lambda: tok.train(10), monkeypatch)
+    dones = [done for done, _ in events]
+    assert result == "trained" and len(events) >= 3 and events[-1] == (10, 10)
+    assert dones == sorted(set(dones)) and all(total == 10 for _, total in events)
+
+    tok = GrowingMerges(at_the_end=True)
+    assert watched(tok, 10, lambda: tok.train(10), monkeypatch) == ("trained", [])  # no growth seen: nothing said
+
+    class Slotted:  # no __dict__ to look in
+        __slots__ = ()
+
+    def missing(tok):
+        del tok.merges
+
+    changes = [(GrowingMerges(), missing), (GrowingMerges(), lambda tok: setattr(tok, "merges", 5)),
+               (GrowingMerges(), lambda tok: setattr(tok, "merges", BadLength({(1, 2): 256}))),
+               (Slotted(), lambda tok: None)]
+    for tok, change in changes:
+
+        def train(tok=tok, change=change):
+            change(tok)
+            time.sleep(0.03)
+            return "trained"
+
+        assert watched(tok, 10, train, monkeypatch) == ("trained", [])
+
+
+def test_encoding_is_estimated_from_a_prefix_cut_at_a_line_end():
+    from learn.engine.loading import SPECIAL, encoding_seconds
+
+    class Slow:
+        """Encodes each character as an id in a microsecond."""
+
+        def __init__(self, fails: bool = False):
+            self.texts, self.fails = [], fails
+
+        def encode(self, text, allowed_special):
+            assert allowed_special == {SPECIAL} and not self.fails
+            self.texts.append(text)
+            time.sleep(len(text) * 1e-6)
+            return [1] * len(text)
+
+    text = "".join(f"line {i} of the text\n" for i in range(10_000))  # 218,890 characters
+    tok = Slow()
+    assert 0.2 <= encoding_seconds(tok, text) < 5  # a microsecond a character, or more on a busy machine
+    (prefix,) = tok.texts
+    assert prefix.endswith("\n") and 9_000 < len(prefix) <= 10_000 and text.startswith(prefix)
+    assert encoding_seconds(tok, text[:90_000]) is None and len(tok.texts) == 1  # short: not even timed
+    assert encoding_seconds(Slow(fails=True), text) is None  # the whole text's encoding will say why
+
+
+def test_the_bar_counts_down_the_time_left(monkeypatch, tmp_path):
+    """The bar, rendered at chosen times of a clock of its own: rich's speed of the merges sets their time left,
+    an encoding's estimate and a step's ETA count down from their event, and a passed estimate leaves the
+    elapsed time alone."""
+    import io
+
+    import rich.progress
+    from rich.console import Console
+
+    from learn.cli import pretrain as command
+
+    now, bars, seen = [0.0], [], {}
+
+    class Clocked(rich.progress.Progress):
+        def __init__(self, *columns, **kwargs):
+            super().__init__(*columns, **kwargs, get_time=lambda: now[0])
+            bars.append(self)
+
+    def at(seconds: float, event: dict | None = None, on_event=None) -> str:
+        now[0] = seconds
+        if event is not None:
+            on_event(event)
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(bars[0].make_tasks_table(bars[0].tasks))
+        return " ".join(console.export_text().split())
+
+    class Engine:
+        def run(self, probe, kwargs, seconds, on_event, package):
+            merges = {"event": "merges", "total": 300}
+            step = {"event": "step", "step": 10, "loss": 5.0, "lr": 1e-3, "tokens_per_second": 100.0, "progress": 0.1,
+                    "eta": 65.0}  # fmt: skip
+            seen.update(
+                training=at(0, {"event": "phase", "message": "training your BPE tokenizer"}, on_event),
+                first=at(10, {**merges, "done": 100}, on_event),  # no speed yet
+                second=at(15, {**merges, "done": 150}, on_event),  # 10 merges a second: 15 s left
+                later=at(20),
+                passed=at(40),
+                encoding=at(40, {"event": "phase", "message": "encoding the text", "estimate": 50.0}, on_event),
+                pulse=bars[0].tasks[0].total is None,  # not the merges' bar, empty
+                encoding_later=at(70),
+                encoding_passed=at(95),
+                steps=at(100, {"event": "phase", "message": "training"}, on_event),
+                step=at(110, step, on_event),
+                step_later=at(120),
+            )
+            return {"checkpoint": None}
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(rich.progress, "Progress", Clocked)
+    monkeypatch.setattr(command, "workers", lambda *args, **kwargs: Engine())
+    command._train(tmp_path, [], {"tokenizer": "own"}, {}, None, 60, tmp_path, quiet=True)
+    assert "left" not in seen["training"] + seen["first"] and "100 of 300 merges" in seen["first"]
+    assert "150 of 300 merges" in seen["second"] and seen["second"].endswith("0:00:15 150 of 300 merges 0:15 left")
+    assert seen["later"].endswith("0:10 left") and "left" not in seen["passed"] and "0:00:40" in seen["passed"]
+    assert "merges" not in seen["encoding"] and seen["encoding"].endswith("0:50 left") and seen["pulse"]
+    assert seen["encoding_later"].endswith("0:20 left") and "left" not in seen["encoding_passed"]
+    assert "0:00:55" in seen["encoding_passed"] and "left" not in seen["steps"]
+    assert seen["step"].endswith("1:05 left") and seen["step_later"].endswith("0:55 left")
 
 
 def test_every_evaluation_converts_to_bits_per_byte_alike(trained):

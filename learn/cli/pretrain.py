@@ -15,10 +15,12 @@ The budget, --max-seconds, is the training's: it counts the steps, the evaluatio
 and writing the run folder, from the moment the text is encoded; the schedule's length is fixed
 from the speed of the first steps so that warm-up and cosine decay fit in it. Training your
 tokenizer and encoding the text come before, outside it (a plain BPE takes minutes on Tiny
-Shakespeare), within an hour of their own (TOKENIZER_SECONDS). Your tokenizer is cached by text,
-vocabulary size and code (.learn/tokenizers/), so a second run skips its training. Ctrl-C stops
-after the current step and saves a checkpoint; a second Ctrl-C stops at once, keeping the last
-minute's checkpoint.
+Shakespeare), within an hour of their own (TOKENIZER_SECONDS). The bar says the time each has left:
+by the merges your tokenizer has learned so far, if its `train` grows `self.merges` as it learns
+(else the elapsed time alone), and by the time the text's first 1/64 took to encode
+(learn/engine/loading.py). Your tokenizer is cached by text, vocabulary size and code
+(.learn/tokenizers/), so a second run skips its training. Ctrl-C stops after the current step and
+saves a checkpoint; a second Ctrl-C stops at once, keeping the last minute's checkpoint.
 
 Bigger: --device cuda (auto picks the best present), --data a folder of text files or a token file
 of `learn prepare` (learn/cli/datafiles.py), and several processes: `--nproc N`, or torchrun
@@ -273,20 +275,28 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
 
     saved = {"step": None, "events": 0}
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-               TextColumn("{task.fields[eta]}"))  # the worker's ETA: steady as the schedule is sized again
+               _time_left_column())
     with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-        task = bar.add_task("starting", total=None, info="", eta="")
+        task = bar.add_task("starting", total=None, info="", ends=None)
+        shown = bar.tasks[0]  # the bar's one task, whose speed and clock rich keeps
 
         def on_event(event: dict) -> None:
             saved["events"] += 1  # the probe has begun: it stops on SIGUSR1 from now on
             kind = event.get("event")
             if kind == "phase":  # the clock restarts: a slow tokenizer is seen taking its minutes
-                bar.reset(task, description=str(event.get("message")), total=None, info="", eta="")
+                bar.reset(task, description=str(event.get("message")), info="", ends=event.get("estimate"))
+                shown.total = None  # a pulse, not an empty bar (reset keeps the total when given none)
+            elif kind == "merges":  # the tokenizer's training, if its merges grow as it learns
+                done, total = event["done"], event["total"]
+                bar.update(task, completed=done, total=total, info=f"{done:,} of {total:,} merges")
+                left = shown.time_remaining  # at rich's speed of the last 30 s
+                bar.update(task, ends=None if left is None else shown.elapsed + left)
             elif kind == "step":
                 info = f"loss {event['loss']:.3f}  lr {event['lr']:.1e}  {event['tokens_per_second']:,.0f} tokens/s"
                 info += f"  MFU {event['mfu']:.1%}" if event.get("mfu") is not None else ""
+                eta = event.get("eta")  # the worker's: steady as the schedule is sized again
                 bar.update(task, description=f"step {event['step']:,}", completed=event.get("progress"), total=1.0,
-                           info=info, eta=_clock(event.get("eta")))
+                           info=info, ends=shown.elapsed + eta if eta is not None and math.isfinite(eta) else None)
             elif kind == "eval" and not quiet:
                 bar.console.print(f"step {event['step']:>6,}  train loss {event['train_loss']:.3f}  val loss {event['val_loss']:.3f}  "
                                   f"perplexity {event['val_ppl']:8.1f}  {event['val_bpb']:.3f} bits/byte  "
@@ -320,6 +330,30 @@ def _train(tree: Path, packages: list[str], kwargs: dict, inputs: dict, memory: 
             engine.close()
             for f in opened.values():
                 f.close()
+
+
+def _time_left_column():
+    """A rich column that says the time a phase has left (`_time_left`), counted down at every refresh."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class TimeLeft(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(_time_left(task), style="progress.remaining")
+
+    return TimeLeft()
+
+
+def _time_left(task) -> str:
+    """The time a rich task has left by its latest estimate of its end, fields["ends"] (seconds after
+    its start); nothing without one, or once it has passed, where the elapsed time alone is shown.
+
+    Example: ends 90.0 and elapsed 24.3 -> "1:06 left"; elapsed 95.0 -> "".
+    """
+    ends, elapsed = task.fields.get("ends"), task.elapsed
+    if ends is None or elapsed is None or ends <= elapsed:
+        return ""
+    return f"{_clock(math.ceil(ends - elapsed))} left"
 
 
 def _clock(seconds: float | None) -> str:

@@ -17,7 +17,8 @@ folder in its own process. What comes in that is large, a checkpoint to resume a
 
 Progress events (learn.shared.protocol.emit), read by the CLI's progress bar:
 
-    {"event": "phase", "message"}
+    {"event": "phase", "message", "estimate" (seconds: when encoding a long text; else absent or None)}
+    {"event": "merges", "done", "total"}    while the learner's tokenizer trains, if its `merges` grows as it learns
     {"event": "step", "step", "total_steps", "loss", "lr", "tokens_per_second", "eta", "progress" (0 to 1: of the
      budget's seconds when it sizes the schedule, else of the steps), "mfu" (None off a GPU)}
     {"event": "eval", "step", "tokens_seen", "train_loss", "val_loss", "val_ppl", "val_bpb", "batches"}
@@ -48,7 +49,7 @@ from learn.engine import corpus, distributed
 from learn.engine.budget import Budget, lr_at, slowdown
 from learn.engine.calls import LearnerError, brief, call, number, returned, sized, two_numbers
 from learn.engine.common import BadInput, Stop
-from learn.engine.loading import load_model, load_tokenizer, make_tokenizer
+from learn.engine.loading import encoding_seconds, load_model, load_tokenizer, make_tokenizer
 from learn.engine.transfer import from_bytes, to_file
 from learn.shared.protocol import emit
 
@@ -121,7 +122,7 @@ def probe_pretrain(learner, text: str, config: dict, train: dict, tokenizer: str
     ctx, batch, k, seed = config["context_length"], train["batch_size"], train["accumulation"], train["seed"]
 
     if tokens is None:
-        emit("phase", message=f"encoding the text ({len(text):,} characters)")
+        emit("phase", message=f"encoding the text ({len(text):,} characters)", estimate=encoding_seconds(tok, text))
         train_set = call(stage2.GPTDatasetV1, train_text, tok, max_length=ctx, stride=ctx)
         val_set = call(stage2.GPTDatasetV1, val_text, tok, max_length=ctx, stride=ctx)
     else:

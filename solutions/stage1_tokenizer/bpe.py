@@ -136,8 +136,9 @@ class BPETokenizer:
         heap = [(-count, pair) for pair, count in stats.items()]
         heapq.heapify(heap)
 
-        # 3. Merge, updating only the chunks that hold the merged pair (no recount per merge).
-        merges: dict[tuple[int, int], int] = {}
+        # 3. Merge, updating only the chunks that hold the merged pair (no recount per merge). self.merges
+        #    grows as it learns: learn pretrain's bar reads its length while train runs.
+        self.merges = {}
         for i in range(num_merges):
             while heap and stats.get(heap[0][1], 0) != -heap[0][0]:
                 heapq.heappop(heap)
@@ -145,7 +146,7 @@ class BPETokenizer:
                 raise ValueError(f"the text has only {i} distinct pairs to merge; vocab_size {vocab_size} needs {num_merges}")
             _, pair = heapq.heappop(heap)
             idx = 256 + i
-            merges[pair] = idx
+            self.merges[pair] = idx
             for w in where.pop(pair):
                 old = words[w]
                 new = merge(old, pair, idx)
@@ -167,7 +168,6 @@ class BPETokenizer:
                     else:
                         del stats[p]
 
-        self.merges = merges
         self.special_tokens = {s: 256 + num_merges + k for k, s in enumerate(special_tokens)}
         self.vocab = build_vocab(self.merges, self.special_tokens)
         # END SOLUTION

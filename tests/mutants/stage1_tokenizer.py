@@ -22,11 +22,11 @@ _FIRST_SEEN_TRAINER = '''        num_merges = vocab_size - 256 - len(special_tok
         self.vocab = build_vocab(self.merges, self.special_tokens)
 '''
 # Steps 1 to 3 of train, to swap in the plain trainer that recounts every chunk as often as it occurs.
-_COUNTING = _BPE[_BPE.index("        # 1. Pre-tokenize") : _BPE.index("        self.merges = merges\n")]
+_COUNTING = _BPE[_BPE.index("        # 1. Pre-tokenize") : _BPE.index("        self.special_tokens = {s: 256 + num_merges")]
 _PER_OCCURRENCE_TRAINER = '''\
         parts = [part for part in self._split_special(text, set(special_tokens)) if part not in special_tokens]
         words = [list(c.encode("utf-8")) for part in parts for c in self.compiled_pattern.findall(part)]
-        merges = {}
+        self.merges = {}
         for i in range(num_merges):
             stats = Counter()
             for ids in words:
@@ -34,7 +34,7 @@ _PER_OCCURRENCE_TRAINER = '''\
             if not stats:
                 raise ValueError(f"the text has only {i} distinct pairs to merge")
             pair = min(stats, key=lambda p: (-stats[p], p))
-            merges[pair] = 256 + i
+            self.merges[pair] = 256 + i
             words = [merge(ids, pair, 256 + i) for ids in words]
 '''
 

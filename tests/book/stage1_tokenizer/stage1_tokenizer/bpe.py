@@ -82,17 +82,16 @@ class BPETokenizer:
         words = Counter()
         for chunk, count in chunks.items():
             words[tuple(chunk.encode("utf-8"))] += count
-        merges = {}
+        self.merges = {}
         for new_id in range(256, 256 + num_merges):
             pair_id = self.find_freq_pair(words, mode="most")
             if pair_id is None:
                 raise ValueError(f"the text has too few pairs for vocab_size {vocab_size}")
-            merges[pair_id] = new_id
+            self.merges[pair_id] = new_id
             merged = Counter()
             for ids, count in words.items():
                 merged[tuple(merge(list(ids), pair_id, new_id))] += count
             words = merged
-        self.merges = merges
         self.special_tokens = {s: 256 + num_merges + i for i, s in enumerate(special_tokens)}
         self.vocab = build_vocab(self.merges, self.special_tokens)
         self.inverse_vocab = {token: token_id for token_id, token in self.vocab.items()}
