@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from learn import ROOT
+from learn.shared.explain import explain
 
 # Set by the judge's plugin (learn/judge/plugin.py) for the check that is running.
 _state = {"workers": None, "seed": 0, "check": "", "seconds": 0.0}
@@ -213,9 +214,12 @@ def one_device():
     return OneDevice()
 
 
-def emulated_device(kind: str = "cuda"):
+def emulated_device(kind: str = "cuda", what: str = ""):
     """In a probe: `with emulated_device("cuda"):` runs code as if a `kind` device (cuda, mps) were there,
-    on the CPU, with values, so that .item(), argmax and sampling work where meta has none.
+    on the CPU, with values, so that .item(), argmax and sampling work where meta has none. With `what`,
+    a RuntimeError or TypeError inside fails the check, as what failed on that device: run the same call on
+    the CPU first, so that what fails here is the device's doing. emulated_device("cpu") does nothing, so that
+    a probe can loop over ("cpu", "cuda").
 
     Emulated: a tensor moved there (.to("cuda"), .to(torch.device("cuda")), .to(other), .cuda(), a factory's
     device=, a module's .to) is a CPU tensor marked as on `kind`; .device reads "cuda:0" (so torch.arange(T,
@@ -229,12 +233,15 @@ def emulated_device(kind: str = "cuda"):
     A TorchFunctionMode, made here so that the judge, which imports this module, needs no torch; the marks
     are weak references to the tensors themselves (a view is a new tensor, marked as its input).
     """
+    import contextlib
     import weakref
 
     import torch
     from torch.amp import autocast_mode
     from torch.overrides import TorchFunctionMode
 
+    if kind == "cpu":
+        return contextlib.nullcontext()
     T = torch.Tensor
     get_device, set_data, moves = T.device.__get__, T.data.__set__, (T.to, T.cuda, T.cpu)
     # where only the first tensor counts: cuda moves a CPU index or source itself, and _apply compares types
@@ -275,8 +282,8 @@ def emulated_device(kind: str = "cuda"):
             inputs = _tensors(args[:1] if func in self_only else (args, kwargs))
             on = any(self.marked(t) for t in inputs)
             if on and any(t.dim() > 0 and not self.marked(t) for t in inputs):
-                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                                   f"{kind}:0 and cpu! (in {getattr(func, '__name__', func)})")  # fmt: skip
+                raise RuntimeError(f"Expected all tensors to be on the same device, got {kind}:0 and cpu (in "
+                                   f"{getattr(func, '__name__', func)})")  # fmt: skip
             target = self.ours(kwargs.get("device"))
             if target is not None:
                 kwargs = {**kwargs, "device": "cpu"}
@@ -307,9 +314,11 @@ def emulated_device(kind: str = "cuda"):
             autocast_mode.autocast.__init__ = init
             return super().__enter__()
 
-        def __exit__(self, *exc):
+        def __exit__(self, kind_, error, tb):
             autocast_mode.autocast.__init__ = self.autocast_init
-            return super().__exit__(*exc)
+            super().__exit__(kind_, error, tb)
+            if what and isinstance(error, (RuntimeError, TypeError)):
+                expect(False, f"{what}, on a {kind} device (emulated)", "no error", explain(error, tb))
 
     return EmulatedDevice()
 
