@@ -318,7 +318,7 @@ def emulated_device(kind: str = "cuda", what: str = ""):
             autocast_mode.autocast.__init__ = self.autocast_init
             super().__exit__(kind_, error, tb)
             if what and isinstance(error, (RuntimeError, TypeError)):
-                expect(False, f"{what}, on a {kind} device (emulated)", "no error", explain(error, tb))
+                raise AssertionError(f"{what}, on a {kind} device (emulated)\n  expected: no error\n  got:      {explain(error, tb)}")
 
     return EmulatedDevice()
 
