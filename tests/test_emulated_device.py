@@ -66,3 +66,20 @@ def test_training_and_autocast_work_on_the_device():
             for p in model.parameters():
                 p.add_(p.grad, alpha=-0.1)
     assert any(not torch.equal(p, r) for p, r in zip(model.parameters(), reference))
+
+
+def test_autocast_without_dtype_is_cudas_float16():
+    model, x, _ = model_and_batch()
+    with emulated_device():
+        model.to("cuda")
+        with torch.autocast("cuda"):
+            assert model(x.to("cuda")).dtype == torch.float16
+
+
+def test_an_error_inside_becomes_the_checks_failure_and_cpu_emulates_nothing():
+    with pytest.raises(AssertionError, match=r"decode\(ids\), on a cuda device \(emulated\)\n  expected: no error\n"
+                                             r"  got:      your code raised TypeError: can't convert cuda:0"):
+        with emulated_device("cuda", "decode(ids)"):
+            torch.arange(3).cuda().numpy()
+    with emulated_device("cpu", "decode(ids)"):
+        assert torch.arange(3).numpy().tolist() == [0, 1, 2]

@@ -98,8 +98,8 @@ def probe_generate(learner, calls):
 
 
 def call(fn: str, stub: str, arg, idx, *args, seed=None, device="cpu", **kwargs) -> dict:
-    return {"fn": fn, "stub": stub, "arg": arg, "idx": torch.as_tensor(idx), "args": list(args), "kwargs": kwargs, "seed": seed,
-            "device": device}  # fmt: skip
+    return {"fn": fn, "stub": stub, "arg": arg, "idx": torch.as_tensor(idx), "args": list(args), "kwargs": kwargs,
+            "seed": seed, "device": device}  # fmt: skip
 
 
 def shown(c: dict, model: str) -> str:
@@ -277,8 +277,8 @@ def _top_k_in_a_batch(r) -> None:
     vocab, k = r.randrange(12, 40), r.randrange(2, 5)
     table = draw_table(torch_gen(), vocab)
     prompts = [[p] for p in r.sample(range(vocab), r.randrange(2, 5))]
-    calls = [call(GENERATE, "bigram", table, prompts, 8, 4, seed=r.randrange(2**31), device=device, temperature=1.0, top_k=top_k)
-             for top_k, device in ((1, "cpu"), (k, "cpu"), (k, "cuda"))]  # fmt: skip
+    calls = [call(GENERATE, "bigram", table, prompts, 8, 4, seed=r.randrange(2**31), device=device, temperature=1.0,
+                  top_k=top_k) for top_k, device in ((1, "cpu"), (k, "cpu"), (k, "cuda"))]  # fmt: skip
     got = results_of(run(probe_generate, calls=calls), calls)
     for c, res in zip(calls, got):
         what, top_k = shown(c, "a model whose logits are table[last id]"), c["kwargs"]["top_k"]

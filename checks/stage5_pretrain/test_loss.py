@@ -141,7 +141,8 @@ def probe_evaluate(learner, table, train, val, eval_iter):
             model = Table(table).to(device)
             model.train()
             got = fn(model, loader(train), loader(val), device, eval_iter)
-            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
+            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)",
+                   short(got, 60))  # fmt: skip
             out.append([[as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training])
     return out
 
@@ -284,8 +285,10 @@ def expect_modes(seen, training, passes, on):
            len(seen) if type(seen) is list else short(seen, 60))  # fmt: skip
     expect(all(type(call) in (list, tuple) and len(call) == 2 and all(type(v) is bool for v in call) for call in seen),
            "what the model recorded at each forward pass", "(model.training, grad enabled) pairs", short(seen, 60))  # fmt: skip
-    expect(all(not tr for tr, _ in seen), f"model.training during evaluation{on}", "False (model.eval())", [tr for tr, _ in seen])
-    expect(all(not gr for _, gr in seen), f"gradients during evaluation{on}", "off (torch.no_grad())", [gr for _, gr in seen])
+    expect(all(not tr for tr, _ in seen), f"model.training during evaluation{on}", "False (model.eval())",
+           [tr for tr, _ in seen])  # fmt: skip
+    expect(all(not gr for _, gr in seen), f"gradients during evaluation{on}", "off (torch.no_grad())",
+           [gr for _, gr in seen])  # fmt: skip
     expect(training is True, f"model.training after evaluate_model{on}", True, training)
 
 

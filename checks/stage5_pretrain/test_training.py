@@ -185,7 +185,8 @@ def probe_step(learner, table, bias, micro, lr, scale):
     step = need_fn(learner, "train_step")
     out = []
     for device in ("cpu", "cuda"):
-        with emulated_device(device, f"train_step(model, CPU micro-batches, optimizer, {device!r}, 'fp32', max_norm=None)"):
+        what = f"train_step(model, CPU micro-batches, optimizer, {device!r}, 'fp32', max_norm=None)"
+        with emulated_device(device, what):
             model = Table(table, bias, scale).to(device)
             optimizer = SGD(model.groups(), lr=lr)
             loss = step(Wrapped(model), loader(micro), optimizer, device, "fp32", max_norm=None)
@@ -208,7 +209,8 @@ def probe_autocast(learner, vocab, emb, x, y, devices):
     ctx, step = need_fn(learner, "autocast_context"), need_fn(learner, "train_step")
     out = []
     for device in devices:
-        with emulated_device(device, f"autocast_context({device!r}, ...) and train_step(..., {device!r}, precision='bf16')"):
+        what = f"autocast_context({device!r}, ...) and train_step(..., {device!r}, precision='bf16')"
+        with emulated_device(device, what):
             torch.manual_seed(0)
             model = Linear(vocab, emb).to(device)
             ((x_cpu, y_cpu),) = loader([(x, y)])
@@ -496,7 +498,7 @@ def test_accumulation_matches_big_batch():
     for on, result in zip(("", ", the model on cuda (emulated), the batches on the CPU"), got):
         loss, weights = answers(result, 2, "train_step's loss and the weights")
         same_weights(weights, sgd_step(table, bias, gw, gb, 0.5),
-                     f"the weights after train_step on {k} micro-batches (one batch {k} times as large){on}")  # fmt: skip
+                     f"the weights after train_step on {k} micro-batches (one batch {k} times as large){on}")
         expect_near(loss, big, f"train_step(...), the mean loss{on}", atol=1e-4)
 
 
@@ -505,12 +507,14 @@ def test_autocast_bf16_keeps_fp32_weights():
     vocab = r.randint(5, 8)
     ((x, y),) = drawn_batches(r, vocab, 1, 2, 3)
     devices = ["cpu", "cuda", "mps"]  # learn pretrain's --device auto; cuda and mps emulated
-    got = answers(run(probe_autocast, vocab=vocab, emb=4, x=x, y=y, devices=devices), len(devices), "the probe's results")
+    got = run(probe_autocast, vocab=vocab, emb=4, x=x, y=y, devices=devices)
+    got = answers(got, len(devices), "the probe's results")
     for device, result in zip(devices, got):
         bf16, fp32, seen, params = answers(result, 4, f"the dtypes on {device}")
         on = "" if device == "cpu" else f", the model on {device} (emulated)"
-        expect(bf16 == "torch.bfloat16", f"model(x) inside autocast_context({device!r}, 'bf16'){on}", "torch.bfloat16 logits", bf16)
-        expect(fp32 == "torch.float32", f"model(x) inside autocast_context({device!r}, 'fp32'){on}", "torch.float32 logits", fp32)
+        inside = f"model(x) inside autocast_context({device!r}"
+        expect(bf16 == "torch.bfloat16", f"{inside}, 'bf16'){on}", "torch.bfloat16 logits", bf16)
+        expect(fp32 == "torch.float32", f"{inside}, 'fp32'){on}", "torch.float32 logits", fp32)
         expect(seen == ["torch.bfloat16"], f"the logits inside train_step(..., {device!r}, precision='bf16'){on}",
                ["torch.bfloat16"], seen)  # fmt: skip
         expect(params == ["torch.float32"], f"the weights after a bf16 step{on}", ["torch.float32"], params)

@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from learn.shared.checking import (
-    answers, emulated_device, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, one_device, rng,
-    run, short, torch_gen
+    answers, emulated_device, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type,
+    one_device, rng, run, short, torch_gen
 )
 
 PKG = "stage6_finetune"
@@ -154,7 +154,8 @@ def probe_accuracy(learner, table, pos, batches, calls):
     for device in ("cpu", "cuda"):
         with emulated_device(device, f"calc_accuracy_loader(CPU batches, model, {device!r}, num_batches=...)"):
             model = PosTable(table, pos).to(device)
-            out.append([number(fn(list(batches), model, device, num_batches=n), "calc_accuracy_loader(...)") for n in calls])
+            out.append([number(fn(list(batches), model, device, num_batches=n), "calc_accuracy_loader(...)")
+                        for n in calls])  # fmt: skip
     return out
 
 
@@ -174,7 +175,8 @@ def probe_evaluate(learner, table, pos, train, val, eval_iter):
             model = PosTable(table, pos).to(device)
             model.train()
             got = need_fn(learner, "evaluate_model")(model, loader(train), loader(val), device, eval_iter)
-            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
+            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)",
+                   short(got, 60))  # fmt: skip
             out.append([[number(v, "evaluate_model(...)") for v in got], model.seen, model.training])
     return out
 
@@ -202,7 +204,9 @@ def probe_review(learner, table, pos, vocab, texts, max_length, pad_token_id):
     for device in ("cpu", "cuda"):
         with emulated_device(device, f"classify_review(text, model, tokenizer, {device!r}, max_length={max_length})"):
             model = PosTable(table, pos).to(device)
-            out.append([fn(text, model, Words(vocab), device, max_length=max_length, pad_token_id=pad_token_id) for text in texts])
+            tokenizer = Words(vocab)
+            out.append([fn(text, model, tokenizer, device, max_length=max_length, pad_token_id=pad_token_id)
+                        for text in texts])  # fmt: skip
     return out
 
 
@@ -463,12 +467,13 @@ def test_classify_review_pads_like_the_dataset():
     for on, labels in zip(ON, answers(got, 2, "the labels on cpu and cuda")):
         for text, i, label, v in zip(texts, ids, right, answers(labels, len(texts), "the labels")):
             fed = review_ids(i, max_length, context, pad)
-            expect_equal(v, label, f"classify_review({text!r}, max_length={max_length}){on}: the model's last-token argmax on {fed} "
-                         "(1 is 'spam')")  # fmt: skip
+            expect_equal(v, label, f"classify_review({text!r}, max_length={max_length}){on}: the model's last-token "
+                         f"argmax on {fed} (1 is 'spam')")  # fmt: skip
     # max_length=None: cut to the context length (pos_emb's rows; its width, shape[1], is 16 here), never padded
     texts = [draw_text(r, 12) + " " + draw_text(r, 8), draw_text(r, 3)]
     got = run(probe_review, table=table, pos=pos, vocab=vocab, texts=texts, max_length=None, pad_token_id=pad)
     for on, labels in zip(ON, answers(got, 2, "the labels on cpu and cuda")):
         for text, v in zip(texts, answers(labels, len(texts), "the labels")):
             fed = tok.encode(text)[:context]
-            expect_equal(v, label_of(table, pos, fed), f"classify_review({short(text, 40)!r}, max_length=None){on}: the label of {fed}")
+            expect_equal(v, label_of(table, pos, fed),
+                         f"classify_review({short(text, 40)!r}, max_length=None){on}: the label of {fed}")

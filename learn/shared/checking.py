@@ -229,7 +229,7 @@ def emulated_device(kind: str = "cuda", what: str = ""):
     optimizer's state follow their parameters. torch.autocast(kind) runs as CPU autocast, and
     torch.autocast("cpu") does nothing (there is no CPU work to cast).
     Not emulated: speed, memory, cuda's own kernels and dtypes (bf16 on an old GPU), asynchronous errors,
-    several devices (cuda:1), streams, pinned memory, memory formats, torch.cuda.* calls.
+    several devices (cuda:1, .to(0)), streams, pinned memory, memory formats, torch.cuda.* calls.
     A TorchFunctionMode, made here so that the judge, which imports this module, needs no torch; the marks
     are weak references to the tensors themselves (a view is a new tensor, marked as its input).
     """
@@ -298,7 +298,8 @@ def emulated_device(kind: str = "cuda", what: str = ""):
             elif args and isinstance(args[0], torch.Tensor):  # t.to(other): other's device and dtype
                 on, dtype = self.marked(args[0]), args[0].dtype
             else:
-                device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+                rest = {k: v for k, v in kwargs.items() if k != "copy"}  # which _parse_to refuses
+                device, dtype, _, _ = torch._C._nn._parse_to(*args, **rest)
                 on, dtype = self.ours(device), dtype or t.dtype
             on = self.marked(t) if on is None else on
             return self.mark(T.to(t, dtype=dtype, copy=on != self.marked(t) or bool(kwargs.get("copy"))), on)
@@ -318,7 +319,8 @@ def emulated_device(kind: str = "cuda", what: str = ""):
             autocast_mode.autocast.__init__ = self.autocast_init
             super().__exit__(kind_, error, tb)
             if what and isinstance(error, (RuntimeError, TypeError)):
-                raise AssertionError(f"{what}, on a {kind} device (emulated)\n  expected: no error\n  got:      {explain(error, tb)}")
+                got = explain(error, tb)
+                raise AssertionError(f"{what}, on a {kind} device (emulated)\n  expected: no error\n  got:      {got}")
 
     return EmulatedDevice()
 

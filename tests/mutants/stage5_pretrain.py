@@ -38,7 +38,8 @@ MUTANTS = [
     Mutant("token_ids_to_text_via_numpy", "loss.py", "    return tokenizer.decode(flat.tolist())\n",
            "    return tokenizer.decode(flat.numpy())\n", ("text_token_ids_round_trip",)),
     # the same for the loss: learn pretrain evaluates on the GPU
-    Mutant("loader_loss_via_numpy", "loss.py", "        total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()\n",
+    Mutant("loader_loss_via_numpy", "loss.py",
+           "        total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()\n",
            "        total_loss += float(calc_loss_batch(input_batch, target_batch, model, device).detach().numpy())\n",
            ("evaluate_restores_train_mode",)),
     Mutant("loader_divides_by_all_batches", "loss.py", "    return total_loss / num_batches\n",
@@ -92,7 +93,8 @@ MUTANTS = [
     # torch.autocast("cpu") on a GPU casts nothing there: the run trains in float32, slower, with more memory
     Mutant("autocast_context_cpu_only", "step.py",
            "        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)\n",
-           '        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)\n', ("autocast_bf16_keeps_fp32_weights",)),
+           '        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)\n',
+           ("autocast_bf16_keeps_fp32_weights",)),
     # train_step's own loss, batches left on the CPU: right on a CPU, and learn pretrain's first GPU step raises
     Mutant("train_step_batches_not_moved", "step.py",
            "            loss = calc_loss_batch(input_batch, target_batch, model, device) / k\n",

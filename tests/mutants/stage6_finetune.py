@@ -39,11 +39,14 @@ MUTANTS = [
     # learn classify's model on a GPU meets ids made on the CPU: its embedding raises
     Mutant("classify_review_ids_not_moved", "classify.py",
            "    input_tensor = torch.tensor(input_ids, device=device).unsqueeze(0)  # (1, T)\n",
-           "    input_tensor = torch.tensor(input_ids).unsqueeze(0)  # (1, T)\n", ("classify_review_pads_like_the_dataset",)),
+           "    input_tensor = torch.tensor(input_ids).unsqueeze(0)  # (1, T)\n",
+           ("classify_review_pads_like_the_dataset",)),
     # the labels left on the CPU: comparing them with predictions on a GPU raises
     Mutant("accuracy_labels_not_moved", "classify.py",
-           "        input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n        with torch.no_grad():",
-           "        input_batch = input_batch.to(device)\n        with torch.no_grad():", ("accuracy_on_last_token_over_num_batches",)),
+           "        input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n"
+           "        with torch.no_grad():",
+           "        input_batch = input_batch.to(device)\n        with torch.no_grad():",
+           ("accuracy_on_last_token_over_num_batches",)),
     Mutant("review_not_padded", "classify.py", "    input_ids += [pad_token_id] * (max_length - len(input_ids))\n", "",
            ("classify_review_pads_like_the_dataset",)),
     # learn finetune calls evaluate_model itself; the book's loop sets train mode each epoch, which hides these
