@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from learn.shared.checking import expect, expect_equal, rng, run, short, torch_gen
+from learn.shared.checking import emulated_device, expect, expect_equal, rng, run, short, torch_gen
 
 PKG = "stage4_model"
 GENERATE, SIMPLE = "generate", "generate_text_simple"
@@ -77,16 +77,18 @@ STUBS = {"fixed": FixedLogits, "counter": Counter, "bigram": Bigram}
 
 
 def probe_generate(learner, calls):
-    """For each call: build the stub, seed torch if asked, run the learner's generate function on
-    it; send back the ids and, for Counter, every input the stub saw."""
+    """For each call: build the stub, move it and the ids to the call's device (cuda: emulated, as learn
+    pretrain generates on a GPU), seed torch if asked, run the learner's generate function on it; send back
+    the ids and, for Counter, every input the stub saw."""
     results = []
     for c in calls:
         fn = getattr(learner, c["fn"], None)
         expect(callable(fn), f"{PKG} should define {c['fn']} (the book's name)", c["fn"], "no such function")
-        model = STUBS[c["stub"]](c["arg"])
-        if c["seed"] is not None:
-            torch.manual_seed(c["seed"])
-        out = fn(model, c["idx"].clone(), *c["args"], **c["kwargs"])
+        with emulated_device(c["device"], shown(c, "model")):
+            model = STUBS[c["stub"]](c["arg"]).to(c["device"])
+            if c["seed"] is not None:
+                torch.manual_seed(c["seed"])
+            out = fn(model, c["idx"].clone().to(c["device"]), *c["args"], **c["kwargs"])
         expect(isinstance(out, torch.Tensor), f"{c['fn']}(...) should return a tensor of ids", "torch.Tensor", type(out).__name__)
         results.append({"out": out, "seen": list(model.seen) if isinstance(model, Counter) else None})
     return results
@@ -95,14 +97,16 @@ def probe_generate(learner, calls):
 # ----------------------------------------------------------------------------- inputs, oracles
 
 
-def call(fn: str, stub: str, arg, idx, *args, seed=None, **kwargs) -> dict:
-    return {"fn": fn, "stub": stub, "arg": arg, "idx": torch.as_tensor(idx), "args": list(args), "kwargs": kwargs, "seed": seed}
+def call(fn: str, stub: str, arg, idx, *args, seed=None, device="cpu", **kwargs) -> dict:
+    return {"fn": fn, "stub": stub, "arg": arg, "idx": torch.as_tensor(idx), "args": list(args), "kwargs": kwargs,
+            "seed": seed, "device": device}  # fmt: skip
 
 
 def shown(c: dict, model: str) -> str:
-    """generate(model, [[3, 5]], 10, 4, temperature=1.0)."""
+    """generate(model, [[3, 5]], 10, 4, temperature=1.0), with ' (model and ids on cuda)' for another device."""
     args = "".join(f", {a}" for a in c["args"]) + "".join(f", {k}={v}" for k, v in c["kwargs"].items())
-    return f"{c['fn']}({model}, {short(c['idx'].tolist(), 60)}{args})"
+    on = "" if c["device"] == "cpu" else f" (model and ids on {c['device']})"
+    return f"{c['fn']}({model}, {short(c['idx'].tolist(), 60)}{args}){on}"
 
 
 def draw_table(g, vocab: int) -> torch.Tensor:
@@ -268,12 +272,13 @@ def test_top_k_keeps_k_most_likely():
 
 def _top_k_in_a_batch(r) -> None:
     """A batch of rows with different logits (each row's are table[its last id]): top_k=1 draws each row's argmax,
-    top_k=k one of its row's k best. The book's min_val = top_logits[:, -1] is (B,) and fits a batch of one only."""
+    top_k=k one of its row's k best, on the CPU and on cuda (emulated: what top-k builds must be on the logits'
+    device). The book's min_val = top_logits[:, -1] is (B,) and fits a batch of one only."""
     vocab, k = r.randrange(12, 40), r.randrange(2, 5)
     table = draw_table(torch_gen(), vocab)
     prompts = [[p] for p in r.sample(range(vocab), r.randrange(2, 5))]
-    calls = [call(GENERATE, "bigram", table, prompts, 8, 4, seed=r.randrange(2**31), temperature=1.0, top_k=top_k)
-             for top_k in (1, k)]  # fmt: skip
+    calls = [call(GENERATE, "bigram", table, prompts, 8, 4, seed=r.randrange(2**31), device=device, temperature=1.0,
+                  top_k=top_k) for top_k, device in ((1, "cpu"), (k, "cpu"), (k, "cuda"))]  # fmt: skip
     got = results_of(run(probe_generate, calls=calls), calls)
     for c, res in zip(calls, got):
         what, top_k = shown(c, "a model whose logits are table[last id]"), c["kwargs"]["top_k"]
@@ -326,13 +331,14 @@ def test_eos_stops_generation():
 
 
 def _eos_in_a_batch(r, vocab: int) -> None:
-    """Rows that reach eos_id at different steps (learn finetune instruct generates 32 at once)."""
+    """Rows that reach eos_id at different steps (learn finetune instruct generates 32 at once), sampled on cuda
+    too (emulated: the rows' ended flags must be on the ids' device)."""
     eos = r.randrange(vocab)
     late = [(eos - k) % vocab for k in r.sample(range(1, 9), 3)]  # rows ending after 1 to 8 steps
     batches = [late, [*late[:2], (eos + 1) % vocab]]  # all end within 10 steps; one row never does
     # sampled too: the stub's logits (100 against 0) leave no doubt; no top_k, whose book version is for one row
-    calls = [call(GENERATE, "counter", vocab, [[p] for p in b], 10, 4, eos_id=eos, **kw)
-             for b in batches for kw in ({}, {"temperature": 1.0})]  # fmt: skip
+    kws = ({}, {"temperature": 1.0}, {"temperature": 1.0, "device": "cuda"})
+    calls = [call(GENERATE, "counter", vocab, [[p] for p in b], 10, 4, eos_id=eos, **kw) for b in batches for kw in kws]
     got = results_of(run(probe_generate, calls=calls), calls)
     for c, res in zip(calls, got):
         prompts = [row[0] for row in c["idx"].tolist()]

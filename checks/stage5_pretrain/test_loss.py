@@ -17,7 +17,7 @@ import math
 import operator
 
 from learn.shared.checking import (
-    answers, expect, expect_equal, expect_near, one_device, plain_tensor, rng, run, short, tensor_data
+    answers, emulated_device, expect, expect_equal, expect_near, one_device, plain_tensor, rng, run, short, tensor_data
 )
 
 PKG = "stage5_pretrain"
@@ -112,13 +112,17 @@ def loss_on_meta(fn, x, y, model):
 
 def probe_token_ids(learner, ids, eot_id, texts, batches):
     """text_to_token_ids(text, Chars(...)) for each text, and token_ids_to_text on each (1, T)
-    batch of ids, and on what text_to_token_ids gave."""
+    batch of ids, on what text_to_token_ids gave, and on each batch on cuda (emulated), as learn
+    pretrain decodes what generate gave on a GPU."""
     to_ids, to_text = need_fn(learner, "text_to_token_ids"), need_fn(learner, "token_ids_to_text")
     tokenizer = Chars(ids, eot_id)
     encoded = [to_ids(text, tokenizer) for text in texts]
     decoded = [to_text(torch.tensor(batch), tokenizer) for batch in batches]
     back = [to_text(t, tokenizer) for t in encoded]
-    return [[plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)], decoded, back]
+    with emulated_device("cuda", "token_ids_to_text(ids on cuda, tokenizer)"):
+        on_device = [to_text(torch.tensor(batch).to("cuda"), tokenizer) for batch in batches]
+    encoded = [plain_tensor(t, f"text_to_token_ids({short(text, 30)}, tokenizer)") for t, text in zip(encoded, texts)]
+    return [encoded, decoded, back, on_device]
 
 
 def probe_loader_loss(learner, table, batches, calls):
@@ -128,12 +132,19 @@ def probe_loader_loss(learner, table, batches, calls):
 
 
 def probe_evaluate(learner, table, train, val, eval_iter):
+    """evaluate_model on the CPU, then with the model on cuda (emulated) and the batches on the CPU, as learn
+    pretrain evaluates on a GPU: the two losses, what the stub recorded at each forward pass, model.training after."""
     fn = need_fn(learner, "evaluate_model")
-    model = Table(table)
-    model.train()
-    got = fn(model, loader(train), loader(val), "cpu", eval_iter)
-    expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
-    return [[as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training]
+    out = []
+    for device in ("cpu", "cuda"):
+        with emulated_device(device, f"evaluate_model(model, CPU batches, CPU batches, {device!r}, {eval_iter})"):
+            model = Table(table).to(device)
+            model.train()
+            got = fn(model, loader(train), loader(val), device, eval_iter)
+            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)",
+                   short(got, 60))  # fmt: skip
+            out.append([[as_float(v, "evaluate_model(...)") for v in got], model.seen, model.training])
+    return out
 
 
 def probe_measures(learner, losses, sizes):
@@ -214,10 +225,11 @@ def test_text_token_ids_round_trip():
     tokenizer_ids = [[eot_id if piece == EOT else ids[piece] for piece in pieces(text)] for text in texts]
     decode = [(tokenizer_ids[i], texts[i]) for i in (0, 1, 3)]
     batches = [[tokens] for tokens, _ in decode]  # (1, T) each
-    got = answers(run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches), 3, "the probe's results")
+    got = answers(run(probe_token_ids, ids=ids, eot_id=eot_id, texts=texts, batches=batches), 4, "the probe's results")
     encoded = answers(got[0], len(texts), "text_to_token_ids results")
     decoded = answers(got[1], len(decode), "token_ids_to_text results")
     back = answers(got[2], len(texts), "token_ids_to_text(text_to_token_ids(...)) results")
+    on_device = answers(got[3], len(decode), "token_ids_to_text results for ids on cuda")
     for text, tokens, v in zip(texts, tokenizer_ids, encoded):
         what = f"text_to_token_ids({short(text, 40)}, tokenizer)"
         t = tensor_data(v, what)
@@ -228,6 +240,8 @@ def test_text_token_ids_round_trip():
         expect_equal(got, text, f"token_ids_to_text(tensor({short([tokens], 40)}), tokenizer)")
     for text, got in zip(texts, back):
         expect_equal(got, text, f"token_ids_to_text(text_to_token_ids({short(text, 40)}, tokenizer), tokenizer)")
+    for (tokens, text), got in zip(decode, on_device):
+        expect_equal(got, text, f"token_ids_to_text(tensor({short([tokens], 40)}) on cuda (emulated), tokenizer)")
 
 
 def test_loader_loss_mean_cap_and_empty():
@@ -254,19 +268,28 @@ def test_evaluate_restores_train_mode():
     # eval_iter 3: the first 3 of 4 training batches, and every validation batch of 2 (learn pretrain's
     # final evaluation asks for more batches than one loader holds)
     train, val, eval_iter = drawn_batches(r, vocab, 4, 2, 4), drawn_batches(r, vocab, 2, 2, 4), 3
-    got = answers(run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter), 3, "the probe's results")
-    losses, seen, training = answers(got[0], 2, "evaluate_model(...)"), got[1], got[2]
-    expect_near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter, "evaluate_model(...)[0], the train loss")
-    expect_near(losses[1], sum(cross_entropy(table, x, y) for x, y in val) / len(val),
-                "evaluate_model(...)[1], the val loss (eval_iter 3, 2 batches: both)")  # fmt: skip
-    passes = eval_iter + len(val)
-    expect(type(seen) is list and len(seen) == passes, "forward passes during evaluate_model", passes,
+    got = answers(run(probe_evaluate, table=table, train=train, val=val, eval_iter=eval_iter), 2, "the probe's results")
+    for on, result in zip(("", " (the model on cuda, emulated; the batches on the CPU)"), got):
+        losses, seen, training = answers(result, 3, f"evaluate_model's results{on}")
+        losses = answers(losses, 2, f"evaluate_model(...){on}")
+        expect_near(losses[0], sum(cross_entropy(table, x, y) for x, y in train[:eval_iter]) / eval_iter,
+                    f"evaluate_model(...)[0], the train loss{on}")  # fmt: skip
+        expect_near(losses[1], sum(cross_entropy(table, x, y) for x, y in val) / len(val),
+                    f"evaluate_model(...)[1], the val loss (eval_iter 3, 2 batches: both){on}")  # fmt: skip
+        expect_modes(seen, training, eval_iter + len(val), on)
+
+
+def expect_modes(seen, training, passes, on):
+    """What the stub recorded at each forward pass of evaluate_model: eval mode, no gradients; train mode after."""
+    expect(type(seen) is list and len(seen) == passes, f"forward passes during evaluate_model{on}", passes,
            len(seen) if type(seen) is list else short(seen, 60))  # fmt: skip
     expect(all(type(call) in (list, tuple) and len(call) == 2 and all(type(v) is bool for v in call) for call in seen),
            "what the model recorded at each forward pass", "(model.training, grad enabled) pairs", short(seen, 60))  # fmt: skip
-    expect(all(not tr for tr, _ in seen), "model.training during evaluation", "False (model.eval())", [tr for tr, _ in seen])
-    expect(all(not gr for _, gr in seen), "gradients during evaluation", "off (torch.no_grad())", [gr for _, gr in seen])
-    expect(training is True, "model.training after evaluate_model", True, training)
+    expect(all(not tr for tr, _ in seen), f"model.training during evaluation{on}", "False (model.eval())",
+           [tr for tr, _ in seen])  # fmt: skip
+    expect(all(not gr for _, gr in seen), f"gradients during evaluation{on}", "off (torch.no_grad())",
+           [gr for _, gr in seen])  # fmt: skip
+    expect(training is True, f"model.training after evaluate_model{on}", True, training)
 
 
 def test_perplexity_and_bits_per_byte():

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import random
 
-from learn.shared.checking import (answers, expect, expect_close_data, expect_equal, expect_near, expect_near_list,
-                                  expect_type, flat, plain_tensor, rng, run, short, tensor_data)
+from learn.shared.checking import (answers, emulated_device, expect, expect_close_data, expect_equal, expect_near,
+                                  expect_near_list, expect_type, flat, plain_tensor, rng, run, short, tensor_data)
 
 PKG = "stage5_pretrain"
 
@@ -180,12 +180,18 @@ def probe_loop(learner, fn, table, bias, scale, train, val, lr, kwargs):
 
 
 def probe_step(learner, table, bias, micro, lr, scale):
-    """train_step as learn pretrain calls it in warm-up: precision positional, max_norm=None, the model wrapped."""
+    """train_step as learn pretrain calls it in warm-up: precision positional, max_norm=None, the model wrapped;
+    on the CPU, then with the model on cuda (emulated) and the batches on the CPU, as learn pretrain gives them."""
     step = need_fn(learner, "train_step")
-    model = Table(table, bias, scale)
-    optimizer = SGD(model.groups(), lr=lr)
-    loss = step(Wrapped(model), loader(micro), optimizer, "cpu", "fp32", max_norm=None)
-    return [floats([loss], "train_step(...)")[0], model.weights()]
+    out = []
+    for device in ("cpu", "cuda"):
+        what = f"train_step(model, CPU micro-batches, optimizer, {device!r}, 'fp32', max_norm=None)"
+        with emulated_device(device, what):
+            model = Table(table, bias, scale).to(device)
+            optimizer = SGD(model.groups(), lr=lr)
+            loss = step(Wrapped(model), loader(micro), optimizer, device, "fp32", max_norm=None)
+            out.append([floats([loss], "train_step(...)")[0], model.weights()])
+    return out
 
 
 def probe_clipped_step(learner, table, bias, micro, lr, scale):
@@ -196,19 +202,28 @@ def probe_clipped_step(learner, table, bias, micro, lr, scale):
     return model.weights()
 
 
-def probe_autocast(learner, vocab, emb, x, y):
+def probe_autocast(learner, vocab, emb, x, y, devices):
+    """For each device (cuda and mps emulated, the device a str as learn pretrain passes it): the logits' dtype
+    inside autocast_context(device, "bf16") and (device, "fp32"), and inside train_step(..., precision="bf16")
+    on CPU batches, and the weights' dtypes after."""
     ctx, step = need_fn(learner, "autocast_context"), need_fn(learner, "train_step")
-    torch.manual_seed(0)
-    model = Linear(vocab, emb)
-    ((x, y),) = loader([(x, y)])
-    with ctx("cpu", "bf16"):
-        bf16 = str(model(x).dtype)
-    with ctx("cpu", "fp32"):
-        fp32 = str(model(x).dtype)
-    model.seen.clear()
-    optimizer = SGD([list(model.parameters())], lr=0.1)
-    step(model, [(x, y)], optimizer, "cpu", precision="bf16")
-    return [bf16, fp32, list(model.seen), sorted({str(p.dtype) for p in model.parameters()})]
+    out = []
+    for device in devices:
+        what = f"autocast_context({device!r}, ...) and train_step(..., {device!r}, precision='bf16')"
+        with emulated_device(device, what):
+            torch.manual_seed(0)
+            model = Linear(vocab, emb).to(device)
+            ((x_cpu, y_cpu),) = loader([(x, y)])
+            ids = x_cpu.to(device)
+            with ctx(device, "bf16"):
+                bf16 = str(model(ids).dtype)
+            with ctx(device, "fp32"):
+                fp32 = str(model(ids).dtype)
+            model.seen.clear()
+            optimizer = SGD([list(model.parameters())], lr=0.1)
+            step(model, [(x_cpu, y_cpu)], optimizer, device, precision="bf16")
+            out.append([bf16, fp32, list(model.seen), sorted({str(p.dtype) for p in model.parameters()})])
+    return out
 
 
 def probe_resume(learner, table, bias, other, batches, split, seed, extra):
@@ -477,22 +492,32 @@ def test_accumulation_matches_big_batch():
     vocab, k = r.randint(5, 8), r.randint(2, 4)
     table, bias = drawn_table(r, vocab, vocab), drawn_table(r, 1, vocab)[0]
     micro = drawn_batches(r, vocab, k, 2, r.randint(3, 5))
-    loss, weights = answers(run(probe_step, table=table, bias=bias, micro=micro, lr=0.5, scale=3.0), 2, "the probe's results")
+    got = answers(run(probe_step, table=table, bias=bias, micro=micro, lr=0.5, scale=3.0), 2, "the probe's results")
     x, y = [row for a, _ in micro for row in a], [row for _, b in micro for row in b]  # (k*2, T): one batch k times as large
     big, gw, gb = loss_and_grads(table, bias, x, y, 3.0)
-    same_weights(weights, sgd_step(table, bias, gw, gb, 0.5), f"the weights after train_step on {k} micro-batches (one batch {k} times as large)")
-    expect_near(loss, big, "train_step(...), the mean loss", atol=1e-4)
+    for on, result in zip(("", ", the model on cuda (emulated), the batches on the CPU"), got):
+        loss, weights = answers(result, 2, "train_step's loss and the weights")
+        same_weights(weights, sgd_step(table, bias, gw, gb, 0.5),
+                     f"the weights after train_step on {k} micro-batches (one batch {k} times as large){on}")
+        expect_near(loss, big, f"train_step(...), the mean loss{on}", atol=1e-4)
 
 
 def test_autocast_bf16_keeps_fp32_weights():
     r = rng()
     vocab = r.randint(5, 8)
     ((x, y),) = drawn_batches(r, vocab, 1, 2, 3)
-    bf16, fp32, seen, params = answers(run(probe_autocast, vocab=vocab, emb=4, x=x, y=y), 4, "the probe's results")
-    expect(bf16 == "torch.bfloat16", "model(x) inside autocast_context('cpu', 'bf16')", "torch.bfloat16 logits", bf16)
-    expect(fp32 == "torch.float32", "model(x) inside autocast_context('cpu', 'fp32')", "torch.float32 logits", fp32)
-    expect(seen == ["torch.bfloat16"], "the logits inside train_step(..., precision='bf16')", ["torch.bfloat16"], seen)
-    expect(params == ["torch.float32"], "the weights after a bf16 step", ["torch.float32"], params)
+    devices = ["cpu", "cuda", "mps"]  # learn pretrain's --device auto; cuda and mps emulated
+    got = run(probe_autocast, vocab=vocab, emb=4, x=x, y=y, devices=devices)
+    got = answers(got, len(devices), "the probe's results")
+    for device, result in zip(devices, got):
+        bf16, fp32, seen, params = answers(result, 4, f"the dtypes on {device}")
+        on = "" if device == "cpu" else f", the model on {device} (emulated)"
+        inside = f"model(x) inside autocast_context({device!r}"
+        expect(bf16 == "torch.bfloat16", f"{inside}, 'bf16'){on}", "torch.bfloat16 logits", bf16)
+        expect(fp32 == "torch.float32", f"{inside}, 'fp32'){on}", "torch.float32 logits", fp32)
+        expect(seen == ["torch.bfloat16"], f"the logits inside train_step(..., {device!r}, precision='bf16'){on}",
+               ["torch.bfloat16"], seen)  # fmt: skip
+        expect(params == ["torch.float32"], f"the weights after a bf16 step{on}", ["torch.float32"], params)
 
 
 def test_resume_is_bit_exact():

@@ -20,13 +20,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from learn.shared.checking import (
-    answers, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type, one_device, rng, run,
-    short, torch_gen
+    answers, emulated_device, expect, expect_close, expect_equal, expect_near, expect_near_list, expect_type,
+    one_device, rng, run, short, torch_gen
 )
 
 PKG = "stage6_finetune"
 WORDS = ["win", "cash", "now", "call", "me", "later", "free", "prize", "ok", "see", "you", "soon", "txt", "lunch", "claim", "urgent!", ","]
 FIRST_ID = 100  # the word tokenizer's ids: FIRST_ID + the word's place in the vocabulary
+ON = ("", " (the model on cuda, emulated)")  # what a probe's two calls, on the CPU and on cuda, are said to be
 
 
 class Words:
@@ -40,7 +41,8 @@ class Words:
 
 
 class PosTable(nn.Module):
-    """logits[b, t] = table[idx[b, t]] + pos[t]: C classes, the context length pos_emb's rows.
+    """logits[b, t] = table[idx[b, t]] + pos[t]: C classes, the context length pos_emb's rows. The table is
+    looked up as GPTModel's nn.Embedding looks up ids, which must be on its device (table[idx] would move them).
 
     pos is the first C columns of pos_emb.weight, which is WIDTH wide, as a GPT's is emb_dim wide:
     the print book's classify_review reads the context length from pos_emb.weight.shape[1] by
@@ -61,7 +63,7 @@ class PosTable(nn.Module):
 
     def forward(self, idx):
         self.seen.append((self.training, torch.is_grad_enabled()))
-        return self.table[idx] + self.pos_emb.weight[: idx.shape[1], : self.classes]  # (B, T, C)
+        return F.embedding(idx, self.table) + self.pos_emb.weight[: idx.shape[1], : self.classes]  # (B, T, C)
 
 
 class PlainSGD:
@@ -145,25 +147,38 @@ def probe_loss(learner, table, pos, cases):
 
 
 def probe_accuracy(learner, table, pos, batches, calls):
+    """calc_accuracy_loader for each num_batches of `calls`, on the CPU, then with the stub on cuda (emulated) and
+    the batches on the CPU, as a DataLoader gives them for a model on a GPU."""
     fn = need_fn(learner, "calc_accuracy_loader")
-    model = PosTable(table, pos)
-    return [number(fn(list(batches), model, "cpu", num_batches=n), "calc_accuracy_loader(...)") for n in calls]
+    out = []
+    for device in ("cpu", "cuda"):
+        with emulated_device(device, f"calc_accuracy_loader(CPU batches, model, {device!r}, num_batches=...)"):
+            model = PosTable(table, pos).to(device)
+            out.append([number(fn(list(batches), model, device, num_batches=n), "calc_accuracy_loader(...)")
+                        for n in calls])  # fmt: skip
+    return out
 
 
 def probe_evaluate(learner, table, pos, train, val, eval_iter):
-    """classify.evaluate_model(model, train_loader, val_loader, "cpu", eval_iter) as learn finetune
-    calls it, on DataLoaders of the batches' texts and a stub in train mode: the two losses, what
-    the stub recorded at each forward pass, and model.training after."""
+    """classify.evaluate_model(model, train_loader, val_loader, device, eval_iter) as learn finetune
+    calls it, on DataLoaders of the batches' texts and a stub in train mode, for device "cpu" and then
+    "cuda" (emulated, the stub there): the two losses, what the stub recorded at each forward pass, and
+    model.training after."""
     from torch.utils.data import DataLoader
 
     def loader(batches):
         return DataLoader([(x[i], y[i]) for x, y in batches for i in range(len(y))], batch_size=len(batches[0][1]))
 
-    model = PosTable(table, pos)
-    model.train()
-    got = need_fn(learner, "evaluate_model")(model, loader(train), loader(val), "cpu", eval_iter)
-    expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)", short(got, 60))
-    return [[number(v, "evaluate_model(...)") for v in got], model.seen, model.training]
+    out = []
+    for device in ("cpu", "cuda"):
+        with emulated_device(device, f"evaluate_model(model, train_loader, val_loader, {device!r}, {eval_iter})"):
+            model = PosTable(table, pos).to(device)
+            model.train()
+            got = need_fn(learner, "evaluate_model")(model, loader(train), loader(val), device, eval_iter)
+            expect(isinstance(got, tuple) and len(got) == 2, "evaluate_model(...)", "(train_loss, val_loss)",
+                   short(got, 60))  # fmt: skip
+            out.append([[number(v, "evaluate_model(...)") for v in got], model.seen, model.training])
+    return out
 
 
 def probe_loop(learner, table, pos, train, val, lr, epochs, eval_freq, eval_iter):
@@ -182,9 +197,17 @@ def probe_loop(learner, table, pos, train, val, lr, epochs, eval_freq, eval_iter
 
 
 def probe_review(learner, table, pos, vocab, texts, max_length, pad_token_id):
+    """classify_review of each text on the CPU, then with the stub on cuda (emulated), as learn classify would
+    run it on a GPU: the labels of both."""
     fn = need_fn(learner, "classify_review")
-    model = PosTable(table, pos)
-    return [fn(text, model, Words(vocab), "cpu", max_length=max_length, pad_token_id=pad_token_id) for text in texts]
+    out = []
+    for device in ("cpu", "cuda"):
+        with emulated_device(device, f"classify_review(text, model, tokenizer, {device!r}, max_length={max_length})"):
+            model = PosTable(table, pos).to(device)
+            tokenizer = Words(vocab)
+            out.append([fn(text, model, tokenizer, device, max_length=max_length, pad_token_id=pad_token_id)
+                        for text in texts])  # fmt: skip
+    return out
 
 
 # ----------------------------------------------------------------------------- inputs, oracles
@@ -330,10 +353,15 @@ def test_accuracy_on_last_token_over_num_batches():
         averaged = batch_mean_accuracy(table, pos, batches)  # a mean of the batches' accuracies weighs texts unequally
         if all(abs(w - a) > 1e-9 for w in wrong + [averaged] for a in right) and abs(right[1] - right[0]) > 1e-9:
             break
-    got = expect_type(run(probe_accuracy, table=table, pos=pos, batches=batches, calls=calls), list, "the probe's results")
-    expect_equal(len(got), len(calls), "number of accuracies")
+    got = answers(run(probe_accuracy, table=table, pos=pos, batches=batches, calls=calls), 2, "the probe's results")
+    for on, accuracies in zip(ON, got):
+        check_accuracies(answers(accuracies, len(calls), "the accuracies"), table, pos, batches, calls, right, on)
+
+
+def check_accuracies(got, table, pos, batches, calls, right, on):
+    """One probe call's accuracies (`on` names the device) against the judge's `right` ones."""
     for n, v, expected in zip(calls, got, right):
-        what = f"calc_accuracy_loader(a loader of {len(batches)} batches, num_batches={n})"
+        what = f"calc_accuracy_loader(a loader of {len(batches)} batches, num_batches={n}){on}"
         for k in ("the first token's logits", "the mean of every token's logits") if type(v) is float else ():
             expect(abs(v - accuracy(table, pos, batches, n, k)) > 1e-9 or abs(v - expected) < 1e-9, f"{what}: the accuracy of {k}",
                    f"{expected:.6g}, from the argmax of the LAST token's logits", f"{v:.6g}")  # fmt: skip
@@ -392,12 +420,18 @@ def test_classifier_loop_counts_examples():
 def check_evaluate(got, table, pos, train, val, eval_iter):
     """evaluate_model on DataLoaders, as learn finetune calls it: mean losses over eval_iter batches, in eval
     mode without gradients, and train mode after."""
+    for device, result in zip(("cpu", "cuda"), answers(got, 2, "evaluate_model's results on cpu and cuda")):
+        check_evaluate_on(result, table, pos, train, val, eval_iter, device)
+
+
+def check_evaluate_on(got, table, pos, train, val, eval_iter, device):
+    """check_evaluate's part for one device."""
     losses, seen, training = answers(got, 3, "evaluate_model's results")
     losses = answers(losses, 2, "evaluate_model(...)")
     for name, v, batches in zip(("train", "val"), losses, (train, val)):
         used = batches[: min(eval_iter, len(batches))]
         expected = sum(float(F.cross_entropy(readings(table, pos, x)["last"], y)) for x, y in used) / len(used)
-        expect_near(v, expected, f"evaluate_model(model, train_loader, val_loader, 'cpu', eval_iter={eval_iter}): "
+        expect_near(v, expected, f"evaluate_model(model, train_loader, val_loader, {device!r}, eval_iter={eval_iter}): "
                     f"the {name} loss, the mean last-token loss of the loader's first {len(used)} batches")  # fmt: skip
     passes = sum(min(eval_iter, len(b)) for b in (train, val))
     expect(type(seen) is list and len(seen) == passes, "forward passes during evaluate_model", passes,
@@ -429,14 +463,17 @@ def test_classify_review_pads_like_the_dataset():
         default_pad = [label_of(table, pos, review_ids(i, max_length, context, 50256)) for i in ids]
         if right != unpadded and right != from_end and right != default_pad and len(set(right)) == 2:
             break
-    got = expect_type(run(probe_review, table=table, pos=pos, vocab=vocab, texts=texts, max_length=max_length, pad_token_id=pad), list, "the probe's results")
-    expect_equal(len(got), len(texts), "number of labels")
-    for text, i, label, v in zip(texts, ids, right, got):
-        fed = review_ids(i, max_length, context, pad)
-        expect_equal(v, label, f"classify_review({text!r}, max_length={max_length}): the model's last-token argmax on {fed} (1 is 'spam')")
+    got = run(probe_review, table=table, pos=pos, vocab=vocab, texts=texts, max_length=max_length, pad_token_id=pad)
+    for on, labels in zip(ON, answers(got, 2, "the labels on cpu and cuda")):
+        for text, i, label, v in zip(texts, ids, right, answers(labels, len(texts), "the labels")):
+            fed = review_ids(i, max_length, context, pad)
+            expect_equal(v, label, f"classify_review({text!r}, max_length={max_length}){on}: the model's last-token "
+                         f"argmax on {fed} (1 is 'spam')")  # fmt: skip
     # max_length=None: cut to the context length (pos_emb's rows; its width, shape[1], is 16 here), never padded
     texts = [draw_text(r, 12) + " " + draw_text(r, 8), draw_text(r, 3)]
     got = run(probe_review, table=table, pos=pos, vocab=vocab, texts=texts, max_length=None, pad_token_id=pad)
-    for text, v in zip(texts, answers(got, len(texts), "the labels")):
-        fed = tok.encode(text)[:context]
-        expect_equal(v, label_of(table, pos, fed), f"classify_review({short(text, 40)!r}, max_length=None): the label of {fed}")
+    for on, labels in zip(ON, answers(got, 2, "the labels on cpu and cuda")):
+        for text, v in zip(texts, answers(labels, len(texts), "the labels")):
+            fed = tok.encode(text)[:context]
+            expect_equal(v, label_of(table, pos, fed),
+                         f"classify_review({short(text, 40)!r}, max_length=None){on}: the label of {fed}")

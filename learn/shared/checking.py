@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from learn import ROOT
+from learn.shared.explain import explain
 
 # Set by the judge's plugin (learn/judge/plugin.py) for the check that is running.
 _state = {"workers": None, "seed": 0, "check": "", "seconds": 0.0}
@@ -211,6 +212,128 @@ def one_device():
             return func(*args, **kwargs)
 
     return OneDevice()
+
+
+def emulated_device(kind: str = "cuda", what: str = ""):
+    """In a probe: `with emulated_device("cuda"):` runs code as if a `kind` device (cuda, mps) were there,
+    on the CPU, with values, so that .item(), argmax and sampling work where meta has none. With `what`,
+    a RuntimeError or TypeError inside fails the check, as what failed on that device: run the same call on
+    the CPU first, so that what fails here is the device's doing. emulated_device("cpu") does nothing, so that
+    a probe can loop over ("cpu", "cuda").
+
+    Emulated: a tensor moved there (.to("cuda"), .to(torch.device("cuda")), .to(other), .cuda(), a factory's
+    device=, a module's .to) is a CPU tensor marked as on `kind`; .device reads "cuda:0" (so torch.arange(T,
+    device=x.device) follows); an op's result is marked as its inputs; an op that mixes marked tensors with
+    unmarked ones of dim > 0 raises cuda's RuntimeError (a CPU index of x[i], copy_ and x[i] = v excepted, as
+    on cuda); .cpu() unmarks; .numpy() of a marked tensor raises cuda's TypeError; gradients, .data and an
+    optimizer's state follow their parameters. torch.autocast(kind) runs as CPU autocast, and
+    torch.autocast("cpu") does nothing (there is no CPU work to cast).
+    Not emulated: speed, memory, cuda's own kernels and dtypes (bf16 on an old GPU), asynchronous errors,
+    several devices (cuda:1, .to(0)), streams, pinned memory, memory formats, torch.cuda.* calls.
+    A TorchFunctionMode, made here so that the judge, which imports this module, needs no torch; the marks
+    are weak references to the tensors themselves (a view is a new tensor, marked as its input).
+    """
+    import contextlib
+    import weakref
+
+    import torch
+    from torch.amp import autocast_mode
+    from torch.overrides import TorchFunctionMode
+
+    if kind == "cpu":
+        return contextlib.nullcontext()
+    T = torch.Tensor
+    get_device, set_data, moves = T.device.__get__, T.data.__set__, (T.to, T.cuda, T.cpu)
+    # where only the first tensor counts: cuda moves a CPU index or source itself, and _apply compares types
+    self_only = (T.__getitem__, T.__setitem__, T.copy_, torch._has_compatible_shallow_copy_type)
+
+    class EmulatedDevice(TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.marks = weakref.WeakValueDictionary()  # id(tensor) -> tensor, for the marked ones
+
+        def marked(self, t) -> bool:
+            return self.marks.get(id(t)) is t
+
+        def mark(self, out, on: bool):
+            for t in _tensors(out):
+                if on:
+                    self.marks[id(t)] = t
+                else:
+                    self.marks.pop(id(t), None)
+            return out
+
+        def ours(self, device) -> bool | None:
+            """True for `kind`, False for another device, None for no device given."""
+            return None if device is None else torch.device(device).type == kind
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func == get_device:
+                return torch.device(kind, 0) if self.marked(args[0]) else func(*args)
+            if func in (T.numpy, T.__array__) and self.marked(args[0]):
+                raise TypeError(f"can't convert {kind}:0 device type tensor to numpy. Use Tensor.cpu() to copy the "
+                                "tensor to host memory first.")  # fmt: skip
+            if func == set_data:  # a module's .to swaps its parameters' data
+                func(*args)
+                return self.mark(args[0], self.marked(args[1]))
+            if func in moves:
+                return self.move(func, args[0], args[1:], kwargs)
+            inputs = _tensors(args[:1] if func in self_only else (args, kwargs))
+            on = any(self.marked(t) for t in inputs)
+            if on and any(t.dim() > 0 and not self.marked(t) for t in inputs):
+                raise RuntimeError(f"Expected all tensors to be on the same device, got {kind}:0 and cpu (in "
+                                   f"{getattr(func, '__name__', func)})")  # fmt: skip
+            target = self.ours(kwargs.get("device"))
+            if target is not None:
+                kwargs = {**kwargs, "device": "cpu"}
+                on = target
+            out = func(*args, **kwargs)
+            return self.mark(out, on) if on or target is not None else out
+
+        def move(self, func, t, args, kwargs):
+            """t.to(...), t.cuda(), t.cpu(): t itself where nothing changes, else a copy, marked or not."""
+            if func is not T.to:
+                on, dtype = func is T.cuda and kind == "cuda", t.dtype
+            elif args and isinstance(args[0], torch.Tensor):  # t.to(other): other's device and dtype
+                on, dtype = self.marked(args[0]), args[0].dtype
+            else:
+                rest = {k: v for k, v in kwargs.items() if k != "copy"}  # which _parse_to refuses
+                device, dtype, _, _ = torch._C._nn._parse_to(*args, **rest)
+                on, dtype = self.ours(device), dtype or t.dtype
+            on = self.marked(t) if on is None else on
+            return self.mark(T.to(t, dtype=dtype, copy=on != self.marked(t) or bool(kwargs.get("copy"))), on)
+
+        def __enter__(self):
+            self.autocast_init = autocast_mode.autocast.__init__
+
+            def init(ctx, device_type, dtype=None, enabled=True, cache_enabled=None):
+                dtype = dtype or torch.get_autocast_dtype(device_type)  # cuda's default is float16
+                enabled = enabled and device_type != "cpu"
+                self.autocast_init(ctx, "cpu" if device_type == kind else device_type, dtype, enabled, cache_enabled)
+
+            autocast_mode.autocast.__init__ = init
+            return super().__enter__()
+
+        def __exit__(self, kind_, error, tb):
+            autocast_mode.autocast.__init__ = self.autocast_init
+            super().__exit__(kind_, error, tb)
+            if what and isinstance(error, (RuntimeError, TypeError)):
+                got = explain(error, tb)
+                raise AssertionError(f"{what}, on a {kind} device (emulated)\n  expected: no error\n  got:      {got}")
+
+    return EmulatedDevice()
+
+
+def _tensors(obj) -> list:
+    """The tensors in obj, a tensor or lists, tuples and dicts of them."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return [t for v in obj.values() for t in _tensors(v)] if isinstance(obj, dict) else []
 
 
 def _well_formed(values, shape) -> bool:

@@ -108,6 +108,9 @@ MUTANTS = [
     # The book's top-k: top_logits[:, -1] is (B,), which broadcasts against (B, vocab) only for a batch of one
     Mutant("top_k_min_val_for_a_batch_of_one", "generation.py", "min_val = top_logits[:, -1:]", "min_val = top_logits[:, -1]",
            ("top_k_keeps_k_most_likely",)),
+    # learn pretrain samples on cuda or mps: a (B, vocab) -inf tensor made on the CPU meets the logits there
+    Mutant("top_k_fill_on_the_cpu", "generation.py", 'torch.full_like(logits, float("-inf"))',
+           'torch.full(logits.shape, float("-inf"))', ("top_k_keeps_k_most_likely",)),
     Mutant("top_k_masks_with_zero", "generation.py", 'torch.full_like(logits, float("-inf"))', "torch.zeros_like(logits)",
            ("top_k_keeps_k_most_likely",)),
     Mutant("temperature_after_softmax", "generation.py",
@@ -134,6 +137,9 @@ MUTANTS = [
     Mutant("eos_for_a_batch_of_one", "generation.py", _EOS, "        if idx_next == eos_id:\n            break\n",
            ("eos_stops_generation",)),
     Mutant("eos_ends_every_row_at_once", "generation.py", "if bool(ended.all()):", "if bool(ended.any()):",
+           ("eos_stops_generation",)),
+    # the rows' flags made on the CPU: `ended |= idx_next == eos_id` mixes devices on a GPU
+    Mutant("ended_flags_on_the_cpu", "generation.py", "dtype=torch.bool, device=idx.device)", "dtype=torch.bool)",
            ("eos_stops_generation",)),
     Mutant("ended_rows_go_on", "generation.py",
            "            idx_next = torch.where(ended, torch.full_like(idx_next, eos_id), idx_next)", "",

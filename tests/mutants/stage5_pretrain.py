@@ -34,6 +34,14 @@ MUTANTS = [
     Mutant("loss_batches_not_moved", "loss.py",
            "    input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n", "",
            ("loss_matches_cross_entropy",)),
+    # .numpy() works on CPU tensors only: learn pretrain decodes generate's ids on the GPU
+    Mutant("token_ids_to_text_via_numpy", "loss.py", "    return tokenizer.decode(flat.tolist())\n",
+           "    return tokenizer.decode(flat.numpy())\n", ("text_token_ids_round_trip",)),
+    # the same for the loss: learn pretrain evaluates on the GPU
+    Mutant("loader_loss_via_numpy", "loss.py",
+           "        total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()\n",
+           "        total_loss += float(calc_loss_batch(input_batch, target_batch, model, device).detach().numpy())\n",
+           ("evaluate_restores_train_mode",)),
     Mutant("loader_divides_by_all_batches", "loss.py", "    return total_loss / num_batches\n",
            "    return total_loss / len(data_loader)\n", ("loader_loss_mean_cap_and_empty",)),
     Mutant("num_batches_not_capped", "loss.py", "        num_batches = min(num_batches, len(data_loader))\n",
@@ -82,6 +90,17 @@ MUTANTS = [
     Mutant("autocast_never_entered", "step.py",
            "        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)\n",
            "        return contextlib.nullcontext()\n", ("autocast_bf16_keeps_fp32_weights",)),
+    # torch.autocast("cpu") on a GPU casts nothing there: the run trains in float32, slower, with more memory
+    Mutant("autocast_context_cpu_only", "step.py",
+           "        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)\n",
+           '        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)\n',
+           ("autocast_bf16_keeps_fp32_weights",)),
+    # train_step's own loss, batches left on the CPU: right on a CPU, and learn pretrain's first GPU step raises
+    Mutant("train_step_batches_not_moved", "step.py",
+           "            loss = calc_loss_batch(input_batch, target_batch, model, device) / k\n",
+           "            logits = model(input_batch)  # (B, T, V)\n"
+           "            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten()) / k\n",
+           ("accumulation_matches_big_batch", "autocast_bf16_keeps_fp32_weights")),
     Mutant("no_optimizer_step", "step.py", "    optimizer.step()\n    return total\n", "    return total\n",
            ("tiny_model_overfits", "accumulation_matches_big_batch")),
     # checkpoint.py

@@ -36,6 +36,17 @@ MUTANTS = [
            ("prepare_classifier_trains_last_block_norm_and_head",)),
     Mutant("examples_seen_counts_tokens", "classify.py", "examples_seen += input_batch.shape[0]", "examples_seen += input_batch.numel()",
            ("classifier_loop_counts_examples",)),
+    # learn classify's model on a GPU meets ids made on the CPU: its embedding raises
+    Mutant("classify_review_ids_not_moved", "classify.py",
+           "    input_tensor = torch.tensor(input_ids, device=device).unsqueeze(0)  # (1, T)\n",
+           "    input_tensor = torch.tensor(input_ids).unsqueeze(0)  # (1, T)\n",
+           ("classify_review_pads_like_the_dataset",)),
+    # the labels left on the CPU: comparing them with predictions on a GPU raises
+    Mutant("accuracy_labels_not_moved", "classify.py",
+           "        input_batch, target_batch = input_batch.to(device), target_batch.to(device)\n"
+           "        with torch.no_grad():",
+           "        input_batch = input_batch.to(device)\n        with torch.no_grad():",
+           ("accuracy_on_last_token_over_num_batches",)),
     Mutant("review_not_padded", "classify.py", "    input_ids += [pad_token_id] * (max_length - len(input_ids))\n", "",
            ("classify_review_pads_like_the_dataset",)),
     # learn finetune calls evaluate_model itself; the book's loop sets train mode each epoch, which hides these

@@ -99,13 +99,13 @@ def generate_text_simple(model, idx, max_new_tokens, context_size):
 
 def _sample(probs):
     """One draw per row by inverse CDF."""
-    u = torch.rand(probs.shape[0], 1)
+    u = torch.rand(probs.shape[0], 1, device=probs.device)
     cdf = probs.cumsum(dim=-1)
     return (cdf < u * cdf[:, -1:]).sum(dim=-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
 
 
 def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None):
-    stopped = torch.zeros(idx.shape[0], dtype=torch.bool)
+    stopped = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
     for _ in range(max_new_tokens):
         idx_cond = idx[:, -context_size:]
         with torch.no_grad():
