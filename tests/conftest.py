@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from learn import ROOT, cli, manifest
+# One torch thread in every run the tests start (learn/cli/launch.py default_threads reads it): the
+# suite runs two gradings or runs at once on two cores, where more threads only wait on each other.
+os.environ["OMP_NUM_THREADS"] = "1"
+
+from learn import ROOT, cli, manifest  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"
 VARIANTS = Path(__file__).parent / "variants"

@@ -143,3 +143,19 @@ def test_precision_auto_is_bf16_only_where_the_device_computes_it_natively(monke
         monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda native=native: native)
         assert distributed.pick_precision("auto", "cpu") == ("bf16" if native else "fp32", None)
     assert distributed.pick_precision("auto", "mps") == ("fp32", None)
+
+
+def test_threads_are_a_share_of_the_cores_or_what_omp_num_threads_says(monkeypatch):
+    """Several processes share the cores (torchrun's OMP_NUM_THREADS=1 notwithstanding); one alone
+    takes OMP_NUM_THREADS where it is set (the test suite sets 1: busy cores make threads wait), else all."""
+    from learn.cli.launch import default_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_threads() == 4
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    assert default_threads() == 1
+    for unset in ("", "0", "many"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert default_threads() is None

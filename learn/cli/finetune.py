@@ -33,6 +33,7 @@ import typer
 from rich.markup import escape
 
 from learn import files
+from learn.cli import launch
 from learn.cli.console import Command, command_group, err, out, pick_tree, shown, tell, usage_error
 from learn.cli.runs import (
     GPT2_MEMORY,
@@ -297,7 +298,7 @@ def classify(
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/classify-INIT)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
     seed: int = typer.Option(123, "--seed", help="Seeds the new weights and the batches' order (not the split)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: OMP_NUM_THREADS, or every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
 ):  # fmt: skip
     """Fine-tune your GPT as a spam classifier: accuracies, confusion matrix and plots in runs/NAME/."""
@@ -324,7 +325,7 @@ def classify(
     if tokenizer is not None:
         files.write_bytes(folder / "tokenizer.json", tokenizer)
     kwargs = {"splits": splits, "lora": adapters,
-              "train": {**settings, "threads": threads, "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip
+              "train": {**settings, "threads": threads or launch.default_threads(), "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip
 
     def print_eval(e: dict) -> str:
         return (f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}  "
@@ -385,7 +386,7 @@ def instruct(
     run: Optional[str] = typer.Option(None, "--run", metavar="NAME|DIR", help="runs/NAME or a folder (default: a new runs/instruct-INIT)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
     seed: int = typer.Option(123, "--seed", help="Seeds the new weights and the batches' order (not the split)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: every core)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: OMP_NUM_THREADS, or every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
 ):  # fmt: skip
     """Instruction-tune your GPT; val loss, test responses and an exact-match score in runs/NAME/."""
@@ -415,7 +416,7 @@ def instruct(
         files.write_bytes(folder / "tokenizer.json", tokenizer)
     strip = lambda entries: [{k: e[k] for k in ("instruction", "input", "output")} for e in entries]  # noqa: E731
     kwargs = {"data": splits, "tasks": {name: strip(t) for name, t in generated.items()}, "lora": adapters,
-              "train": {**settings, "threads": threads, "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip
+              "train": {**settings, "threads": threads or launch.default_threads(), "deadline": started + max_seconds - WRITING if max_seconds else None}}  # fmt: skip
 
     def print_eval(e: dict) -> str:
         return f"step {e['step']:>5,}  train loss {e['train_loss']:.3f}  val loss {e['val_loss']:.3f}"

@@ -43,9 +43,15 @@ def world_size() -> int:
 
 
 def default_threads() -> int | None:
-    """torch threads for each of several processes on one machine: its share of the cores (None: alone, every core)."""
+    """torch threads for each of several processes on one machine: its share of the cores; alone,
+    OMP_NUM_THREADS where it is set (as torch reads it), else None: every core. (torchrun sets
+    OMP_NUM_THREADS=1 for each of its processes, hence the share first.) On a busy machine, threads
+    beyond the free cores wait on each other: a run can be ten times slower."""
     here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    return max(1, (os.cpu_count() or 1) // here) if here > 1 else None
+    if here > 1:
+        return max(1, (os.cpu_count() or 1) // here)
+    told = os.environ.get("OMP_NUM_THREADS", "")
+    return int(told) if told.isdigit() and int(told) > 0 else None
 
 
 def gpu_driver() -> bool:

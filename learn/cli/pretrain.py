@@ -125,7 +125,7 @@ def pretrain(
     resume: bool = typer.Option(False, "--resume", help="Go on from the run's checkpoint (default: the latest run)."),
     impl: Optional[str] = typer.Option(None, "--impl", metavar="TREE", help="Use the stages of this tree instead of stages/."),
     seed: int = typer.Option(123, "--seed", metavar="N", help="Seeds the weights, dropout and the data order."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="N", help="torch threads (default: every core, or its share of them with several processes)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="N", help="torch threads (default: every core, its share of them with several processes, or OMP_NUM_THREADS)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout, no progress bar."),
     device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda|mps", help="Where to train (auto: a GPU if there is one)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model: faster steps on a GPU, after a minute of compiling."),
