@@ -23,7 +23,7 @@ def _install(session, extras=""):
 
 @nox.session
 def tests(session):
-    _install(session)
+    _install(session, "[dev]")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -41,7 +41,7 @@ def oldest_torch(session):
     The wire, the checking helpers, a tiny pretraining run (AdamW unfused on the CPU); numpy < 2:
     torch 2.1 was built against numpy 1."""
     session.install(OLDEST_TORCH, "--index-url", CPU_WHEELS)
-    session.install("-e", ".", "numpy<2")
+    session.install("-e", ".[dev]", "numpy<2")
     quick = ["tests/test_wire.py", "tests/test_checking.py", "tests/test_pretrain.py"]
     session.run("python", "-m", "pytest", "-q", *quick, *session.posargs)
     session.run("learn", "check", "--all", "--impl", "solutions")

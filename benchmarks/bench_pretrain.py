@@ -3,7 +3,7 @@
     python benchmarks/bench_pretrain.py speed                 # tokens/s, side by side, one run
     python benchmarks/bench_pretrain.py quality --max-seconds 240
     python benchmarks/bench_pretrain.py quality --max-seconds 600 --run runs/base   # kept, to fine-tune
-    python benchmarks/bench_pretrain.py first-run --max-seconds 240
+    python benchmarks/bench_pretrain.py first-run --max-seconds 240 --rounds 2
 
 speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, context 128, vocabulary
 4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
@@ -21,8 +21,10 @@ and the peak memory (largest resident set of the command and the worker it start
 first-run: a learner's first `learn pretrain --max-seconds` with their own tokenizer, side by side:
 the reference, then the reference with stage 1 replaced by the variant (tests/variants/), a plain BPE
 as the lesson teaches it (counted chunks, no encode cache). Each tree's tokenizer is new to the cache,
-so each run trains and applies it before its training budget starts; prints steps, bits per byte and
-where the time went.
+so each run trains and applies it before its training budget starts; prints steps, bits per byte,
+training tokens/s and where the time went for each run, and the medians' comparison. With --rounds N
+the trees take turns (reference first, then plain BPE first, ...): the step counts follow the
+machine's speed, which drifts on a shared machine.
 """
 
 from __future__ import annotations
@@ -145,31 +147,37 @@ def new_tree(folder: Path, stage1: Path) -> Path:
 
 
 def first_run(args) -> None:
-    """Each tree's first run, one after the other, then their figures side by side."""
+    """Each tree's first run, in turns (reference then plain BPE, then the other way round, so that a
+    machine that slows down or speeds up weighs on both alike), then their figures side by side."""
+    from statistics import median
+
     from bench_checks import machine
     from learn.cli.pretrain import CACHE
 
     before = set(CACHE.glob("*.json"))
     stage1 = "stage1_tokenizer"
     trees = {"reference": ROOT / "solutions" / stage1, "plain BPE": ROOT / "tests" / "variants" / stage1 / stage1}
+    more = [f"--max-seconds={args.max_seconds}", *([f"--threads={args.threads}"] if args.threads else [])]
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         data = data_file(Path(tmp))
-        runs = {}
-        for name, package in trees.items():
-            tree = new_tree(Path(tmp) / name, package)
-            runs[name] = learn("--data", str(data), f"--max-seconds={args.max_seconds}", impl=str(tree))
+        for turn in range(args.rounds):
+            for name in list(trees)[:: 1 if turn % 2 == 0 else -1]:
+                tree = new_tree(Path(tmp) / f"{name}-{turn}", trees[name])
+                runs.append((name, *learn("--data", str(data), *more, impl=str(tree))))
     for path in set(CACHE.glob("*.json")) - before:
         path.unlink()  # the marked trees' tokenizers: nobody runs those trees again
-    print(f"{machine()}; data {data.name}, first run of each tree, --max-seconds {args.max_seconds}")
-    print("tree          steps  bits/byte  tokenizer s  training s  evaluations s  wall s")
-    for name, (summary, wall) in runs.items():
+    print(f"{machine()}; data {data.name}, first run of each tree, {' '.join(more)}, {args.rounds} round(s)")
+    print("tree          steps  bits/byte  tokens/s  tokenizer s  training s  evaluations s  wall s")
+    for name, summary, wall in runs:
         spent = summary["time"]
         evaluations = spent["evaluations"] + spent["final_evaluation"]
-        print(f"{name:<11}{summary['steps']:>8,}{summary['val_bpb']:>11.3f}{spent['tokenizer']:>13.1f}"
-              f"{spent['training']:>12.1f}{evaluations:>15.1f}{wall:>8.1f}")
-    (ref, _), (plain, _) = runs.values()
-    print(f"plain BPE against the reference: {plain['steps'] / ref['steps']:.1%} of the steps, "
-          f"{plain['val_bpb'] - ref['val_bpb']:+.3f} bits per byte")
+        print(f"{name:<11}{summary['steps']:>8,}{summary['val_bpb']:>11.3f}{summary['tokens_per_second']:>10,.0f}"
+              f"{spent['tokenizer']:>13.1f}{spent['training']:>12.1f}{evaluations:>15.1f}{wall:>8.1f}")
+    steps = {name: median(s["steps"] for n, s, _ in runs if n == name) for name in trees}
+    bpb = {name: median(s["val_bpb"] for n, s, _ in runs if n == name) for name in trees}
+    print(f"plain BPE against the reference (medians): {steps['plain BPE'] / steps['reference']:.1%} of the steps, "
+          f"{bpb['plain BPE'] - bpb['reference']:+.3f} bits per byte")
 
 
 def main() -> None:
@@ -183,6 +191,8 @@ def main() -> None:
     p.add_argument("more", nargs="*", help="more learn pretrain options, after --")
     p = sub.add_parser("first-run")
     p.add_argument("--max-seconds", type=float, default=240)
+    p.add_argument("--rounds", type=int, default=1, help="runs of each tree, in turns")
+    p.add_argument("--threads", type=int, help="learn pretrain --threads (default: its own)")
     args = parser.parse_args()
     {"speed": speed, "quality": quality, "first-run": first_run}[args.what](args)
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from conftest import BOOK, PRETRAIN_KEYS, PRETRAIN_TIME, VARIANTS, finetune_files, overlaid
 from learn import cli
 
+pytestmark = pytest.mark.xdist_group("e2e")  # one test worker runs them all: they share `tree`
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
 TREES = {"variants": VARIANTS, "book": BOOK}

@@ -32,13 +32,9 @@ def one_line(result, said: str, code: int = 2) -> None:
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
-@pytest.fixture(scope="module")
-def files(solution_files):
-    return solution_files
-
-
-def classify_run(files, run, *more):
-    return learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained", "--data", files / "spam.tsv",
+def classify_run(solution_files, run, *more):
+    return learn("finetune", "classify", "--impl", "solutions", "--init", solution_files / "pretrained", "--data",
+                 solution_files / "spam.tsv",
                  "--epochs", 1, "--run", run, "--json", *more)  # fmt: skip
 
 
@@ -49,9 +45,9 @@ def lora_count(config: dict, rank: int, classes: int) -> int:
     return config["n_layers"] * rank * (4 * 2 * d + 2 * (d + 4 * d)) + rank * (d + classes)
 
 
-def test_classify_writes_a_run_and_classifies(files, tmp_path):
+def test_classify_writes_a_run_and_classifies(solution_files, tmp_path):
     run = tmp_path / "classifier"
-    result = classify_run(files, run)
+    result = classify_run(solution_files, run)
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
     assert json.loads(result.stdout) == summary
@@ -68,13 +64,13 @@ def test_classify_writes_a_run_and_classifies(files, tmp_path):
     assert set(summary["time"]) == {"loading", "training", "evaluations", "final_evaluation"}
     assert summary["time"]["evaluations"] <= summary["time"]["training"]
     assert (run / "loss.png").read_bytes()[:8] == PNG and (run / "accuracy.png").read_bytes()[:8] == PNG
-    assert (run / "tokenizer.json").read_bytes() == (files / "pretrained" / "tokenizer.json").read_bytes()
+    assert (run / "tokenizer.json").read_bytes() == (solution_files / "pretrained" / "tokenizer.json").read_bytes()
 
     said = learn("classify", "win cash now", "--impl", "solutions", "--run", run)
     assert said.exit_code == 0, said.output
     assert said.stdout.strip() in ("spam", "not spam")
 
-    again = classify_run(files, run)  # a run folder is never overwritten
+    again = classify_run(solution_files, run)  # a run folder is never overwritten
     one_line(again, "holds a run already")
     assert json.loads((run / "summary.json").read_text()) == summary
 
@@ -83,9 +79,9 @@ def test_classify_writes_a_run_and_classifies(files, tmp_path):
     one_line(learn("classify", "win cash now", "--impl", "solutions", "--run", run), "another model", code=1)
 
 
-def test_lora_trains_its_adapters_alone(files, tmp_path):
+def test_lora_trains_its_adapters_alone(solution_files, tmp_path):
     run = tmp_path / "lora"
-    result = classify_run(files, run, "--lora", 2, "--lora-alpha", 4)
+    result = classify_run(solution_files, run, "--lora", 2, "--lora-alpha", 4)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["lora"] == {"rank": 2, "alpha": 4.0}
@@ -94,9 +90,10 @@ def test_lora_trains_its_adapters_alone(files, tmp_path):
     assert said.exit_code == 0 and said.stdout.strip() in ("spam", "not spam"), said.output
 
 
-def test_instruct_writes_responses_and_the_objective_evaluation(files, tmp_path):
+def test_instruct_writes_responses_and_the_objective_evaluation(solution_files, tmp_path):
     run = tmp_path / "instruct"
-    result = learn("finetune", "instruct", "--impl", "solutions", "--init", files / "pretrained", "--data", files / "instructions.json",
+    result = learn("finetune", "instruct", "--impl", "solutions", "--init", solution_files / "pretrained", "--data",
+                   solution_files / "instructions.json",
                    "--tasks", 16, "--eval-tasks", 8, "--epochs", 1, "--max-new-tokens", 4, "--mask-prompt", "--run", run, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -107,7 +104,7 @@ def test_instruct_writes_responses_and_the_objective_evaluation(files, tmp_path)
     assert sum(k["tasks"] for k in summary["exact_match_by_kind"].values()) == 8
     assert summary["val_loss"] > 0 and summary["val_loss_before"] > 0
     responses = json.loads((run / "instruction-data-with-response.json").read_text())
-    entries = json.loads((files / "instructions.json").read_text())
+    entries = json.loads((solution_files / "instructions.json").read_text())
     assert [{k: r[k] for k in ("instruction", "input", "output")} for r in responses] == entries[25:28]
     assert all(isinstance(r["model_response"], str) for r in responses)
     scored = json.loads((run / "tasks.json").read_text())
@@ -145,13 +142,14 @@ def gpt2_tensors(vocab: int, context: int, d: int, layers: int) -> dict:
 
 
 @pytest.mark.skipif(not os.environ.get("TIKTOKEN_CACHE_DIR"), reason="GPT-2's tokenizer files are not cached")
-def test_a_gpt2_file_starts_a_run(files, tmp_path):
+def test_a_gpt2_file_starts_a_run(solution_files, tmp_path):
     """GPT-2's layout at 64 dimensions (1 head of 64), 1 block, context 32: the run keeps only what
     is not GPT-2's published weights, and `learn classify` rebuilds the rest from the file."""
     weights = tmp_path / "gpt2-tiny.safetensors"
     write_safetensors(weights, gpt2_tensors(50257, 32, 64, 1))
     run = tmp_path / "from-gpt2"
-    result = learn("finetune", "classify", "--impl", "solutions", "--init", weights, "--data", files / "spam.tsv",
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", weights, "--data",
+                   solution_files / "spam.tsv",
                    "--epochs", 1, "--run", run, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -166,11 +164,12 @@ def test_a_gpt2_file_starts_a_run(files, tmp_path):
     assert said.exit_code == 0 and said.stdout.strip() in ("spam", "not spam"), said.output
 
 
-def test_gpt2_offline_says_which_file_to_put_where(files, tmp_path, monkeypatch):
+def test_gpt2_offline_says_which_file_to_put_where(solution_files, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "CACHE", tmp_path / "cache")
     monkeypatch.delenv("LEARN_DATA_DIR", raising=False)
     monkeypatch.setitem(data.DATASETS, "gpt2-124m.safetensors", data.DataSet((tmp_path / "nowhere").as_uri(), "0" * 64, "GPT-2"))
-    result = learn("finetune", "classify", "--impl", "solutions", "--init", "gpt2", "--data", files / "spam.tsv", "--run", tmp_path / "r")
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", "gpt2", "--data",
+                   solution_files / "spam.tsv", "--run", tmp_path / "r")
     one_line(result, "cannot download gpt2-124m.safetensors")
     assert str(tmp_path / "cache" / "gpt2-124m.safetensors") in result.output  # where to put the file
     assert not (tmp_path / "r").exists()
@@ -181,11 +180,12 @@ def test_gpt2_offline_says_which_file_to_put_where(files, tmp_path, monkeypatch)
     [(None, "no such file"), ("", "empty"), ("spam\tfree\nmaybe\tnot a label\n", "line 2"), ("spam\twin\n" * 20, "too few texts")],
     ids=["missing", "empty", "bad label", "one label"],
 )
-def test_bad_spam_data_is_one_line(files, tmp_path, content, said):
+def test_bad_spam_data_is_one_line(solution_files, tmp_path, content, said):
     path = tmp_path / "spam.tsv"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    result = learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained", "--data", path, "--run", tmp_path / "r")
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", solution_files / "pretrained", "--data",
+                   path, "--run", tmp_path / "r")
     one_line(result, said)
     assert not (tmp_path / "r").exists()
 
@@ -193,28 +193,32 @@ def test_bad_spam_data_is_one_line(files, tmp_path, content, said):
 @pytest.mark.parametrize(
     ("content", "said"), [("[{oops", "not JSON"), ('[{"instruction": 3, "output": "x"}]', "entry 0")], ids=["not JSON", "bad entry"]
 )
-def test_bad_instruction_data_is_one_line(files, tmp_path, content, said):
+def test_bad_instruction_data_is_one_line(solution_files, tmp_path, content, said):
     path = tmp_path / "data.json"
     path.write_text(content, encoding="utf-8")
-    result = learn("finetune", "instruct", "--impl", "solutions", "--init", files / "pretrained", "--data", path, "--run", tmp_path / "r")
+    result = learn("finetune", "instruct", "--impl", "solutions", "--init", solution_files / "pretrained", "--data",
+                   path, "--run", tmp_path / "r")
     one_line(result, said)
 
 
-def test_bad_settings_and_runs(files, tmp_path):
-    base = ("finetune", "classify", "--impl", "solutions", "--data", files / "spam.tsv", "--run", tmp_path / "r")
-    one_line(learn(*base, "--init", files / "pretrained", "--lora", 0), "LoRA rank")
+def test_bad_settings_and_runs(solution_files, tmp_path):
+    base = ("finetune", "classify", "--impl", "solutions", "--data", solution_files / "spam.tsv", "--run",
+            tmp_path / "r")
+    one_line(learn(*base, "--init", solution_files / "pretrained", "--lora", 0), "LoRA rank")
     for alpha in (0, -4, "nan"):
-        one_line(learn(*base, "--init", files / "pretrained", "--lora", 16, "--lora-alpha", alpha), "positive number")
+        one_line(learn(*base, "--init", solution_files / "pretrained", "--lora", 16, "--lora-alpha", alpha),
+                 "positive number")
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line(learn(*base, "--init", empty), "no readable run")
     one_line(learn(*base, "--init", tmp_path / "missing.safetensors"), "no such file")
     finetuned = tmp_path / "finetuned"
-    shutil.copytree(files / "pretrained", finetuned)
+    shutil.copytree(solution_files / "pretrained", finetuned)
     info = json.loads((finetuned / "run.json").read_text())
     (finetuned / "run.json").write_text(json.dumps({**info, "task": "classify"}))
     one_line(learn(*base, "--init", finetuned), "is a `learn finetune classify` run")
-    one_line(learn("classify", "hello", "--impl", "solutions", "--run", files / "pretrained"), "not a finished `learn finetune classify` run")
+    one_line(learn("classify", "hello", "--impl", "solutions", "--run", solution_files / "pretrained"),
+             "not a finished `learn finetune classify` run")
     assert not (tmp_path / "r").exists()
 
 
@@ -247,7 +251,7 @@ def test_generated_tasks_have_right_answers_and_keep_test_words_apart():
     assert tasks.exact_match(" Seven. ", "seven") and not tasks.exact_match("seven eight", "seven")
 
 
-def test_an_accuracy_returned_as_a_tensor_still_makes_a_summary(files, tmp_path):
+def test_an_accuracy_returned_as_a_tensor_still_makes_a_summary(solution_files, tmp_path):
     """calc_accuracy_loader returning tensor(0.9) passes its check (a one-element tensor is a
     number there); the engine stores floats, never the tensor, which JSON refuses."""
     tree = copy_solutions(tmp_path / "tree")
@@ -255,18 +259,19 @@ def test_an_accuracy_returned_as_a_tensor_still_makes_a_summary(files, tmp_path)
     path.write_text(path.read_text().replace("    return correct_predictions / num_examples",
                                              "    return torch.tensor(correct_predictions / num_examples)"))  # fmt: skip
     run = tmp_path / "run"
-    result = learn("finetune", "classify", "--impl", tree, "--init", files / "pretrained", "--data", files / "spam.tsv",
+    result = learn("finetune", "classify", "--impl", tree, "--init", solution_files / "pretrained", "--data",
+                   solution_files / "spam.tsv",
                    "--epochs", 1, "--run", run, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert type(json.loads((run / "summary.json").read_text())["test_accuracy"]) is float
 
 
-def test_a_run_out_of_budget_says_so_and_where_the_time_went(files, tmp_path):
+def test_a_run_out_of_budget_says_so_and_where_the_time_went(solution_files, tmp_path):
     """--max-seconds 1 is spent before the first step (the worker's start-up): no step is trained,
     and the summary and the screen say so, honestly: stopped, 0 of 5 planned steps, and why."""
     run = tmp_path / "short"
-    result = learn("finetune", "classify", "--impl", "solutions", "--init", files / "pretrained",
-                   "--data", files / "spam.tsv", "--epochs", 1, "--run", run, "--max-seconds", 1)  # fmt: skip
+    result = learn("finetune", "classify", "--impl", "solutions", "--init", solution_files / "pretrained",
+                   "--data", solution_files / "spam.tsv", "--epochs", 1, "--run", run, "--max-seconds", 1)  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] is True and summary["steps"] == 0 and summary["planned_steps"] == 5

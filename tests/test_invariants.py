@@ -14,6 +14,7 @@ from learn import ROOT
 from learn.judge.grader import grade, grade_stages
 from learn.skeleton import skeleton_files
 
+pytestmark = pytest.mark.xdist_group("invariants")  # one test worker runs them all: they share `graded`
 STAGES = ready_stages()
 IDS = [s.id for s in STAGES]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -39,22 +38,17 @@ def _grade_group(index: int, folder) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """group index -> its grading, two at once as `learn gradebook --jobs 2` grades a class on two
-    cores: a grading waits on process starts a good part of its time. Asking for a group starts the
-    next one beside it; the tests of a group run one after the other."""
-    folder, futures = tmp_path_factory.mktemp("mutants"), {}
-    pool = ThreadPoolExecutor(2)
+    """group index -> its grading, kept while that group's tests run (the tests of a group run one
+    after the other on one test worker: `xdist_group` below)."""
+    folder, kept = tmp_path_factory.mktemp("mutants"), {}
 
     def get(index: int) -> dict:
-        for i in (index, index + 1):
-            if i < len(GROUPS) and i not in futures:
-                futures[i] = pool.submit(_grade_group, i, folder)
-        for done in [i for i in futures if i < index]:  # what the earlier groups' tests needed
-            futures.pop(done)
-        return futures[index].result()
+        if index not in kept:
+            kept.clear()
+            kept[index] = _grade_group(index, folder)
+        return kept[index]
 
-    yield get
-    pool.shutdown(cancel_futures=True)
+    return get
 
 
 def test_each_stage_has_ten_mutants_and_each_check_catches_one():
@@ -82,7 +76,8 @@ def test_trees_pair_no_stage_with_one_it_builds_on():
 
 @pytest.mark.parametrize(
     ("index", "stage", "mutant"),
-    [pytest.param(i, s, m, id=f"{s.id}-{m.name}") for i, group in enumerate(GROUPS) for s, m in group],
+    [pytest.param(i, s, m, id=f"{s.id}-{m.name}", marks=pytest.mark.xdist_group(f"mutants{i}"))
+     for i, group in enumerate(GROUPS) for s, m in group],
 )
 def test_mutant_is_caught(index, stage, mutant, graded):
     failed = {c.name for c in graded(index)[stage.id].checks if not c.passed}

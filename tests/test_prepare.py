@@ -17,6 +17,7 @@ from learn.cli import prepare as command
 from learn.cli.datafiles import read_folder
 from learn.engine.corpus import TokenWindows
 
+pytestmark = pytest.mark.xdist_group("prepare")  # one test worker runs them all: they share `corpus`
 runner = CliRunner()
 
 

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from conftest import PRETRAIN_KEYS as KEYS, PRETRAIN_TIME as TIME
 from learn import ROOT, cli
 
+pytestmark = pytest.mark.xdist_group("pretrain")  # one test worker runs them all: they share `trained`
 runner = CliRunner()
 
 

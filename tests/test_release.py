@@ -15,6 +15,8 @@ import pytest
 from conftest import SOLUTIONS, copy_course, ready_stages, run_in
 from learn.skeleton import skeleton_files
 
+pytestmark = pytest.mark.xdist_group("release")  # one test worker runs them all: they share `release`
+
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):

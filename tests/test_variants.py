@@ -16,6 +16,7 @@ import pytest
 from conftest import BOOK, VARIANTS, overlaid, ready_stages
 from learn.judge.grader import grade_stages
 
+pytestmark = pytest.mark.xdist_group("variants")  # one test worker runs them all: they share `graded`
 TREES = {"variants": VARIANTS, "book": BOOK}
 
 
