@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_checks import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 GPT2 = ["--n-layers=12", "--n-heads=12", "--emb-dim=768", "--context-length=1024", "--tokenizer=gpt2"]
 
@@ -62,7 +64,7 @@ def cpu(args) -> None:
     single, _, single_wall = learn(*common, "--threads=1")
     two, two_state, two_wall = learn(*common, "--nproc=2")
     gap = max(abs(a[2] - b[2]) for a, b in zip(one_state["losses"], two_state["losses"]))
-    print(f"{os.cpu_count()} cores (load {load:.1f} before, {os.getloadavg()[0]:.1f} after); preset small on Tiny Shakespeare, fp32, "
+    print(f"{machine()} (load {load:.1f} before, {os.getloadavg()[0]:.1f} after); preset small on Tiny Shakespeare, fp32, "
           f"batch {one['config']['batch_size']}, {args.steps} steps")  # fmt: skip
     print(f"1 process, every core:           {one['tokens_per_second']:9,.0f} tokens/s   wall {one_wall:5.1f} s   val loss {one['val_loss']:.4f}")
     print(f"1 process, 1 thread:             {single['tokens_per_second']:9,.0f} tokens/s   wall {single_wall:5.1f} s")

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_checks import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,7 +58,7 @@ def classify(init: str, max_seconds: float, more: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         s, took = learn("finetune", "classify", "--init", init, "--max-seconds", str(max_seconds), "--run", f"{tmp}/run", *more)
     m = s["confusion_matrix"]
-    print(f"learn finetune classify --init {init} --max-seconds {max_seconds:g} {' '.join(more)}")
+    print(f"{machine()}; learn finetune classify --init {init} --max-seconds {max_seconds:g} {' '.join(more)}")
     print(f"  test accuracy {100 * s['test_accuracy']:.2f} % ({s['split']['test']} texts; validation "
           f"{100 * s['val_accuracy']:.2f} %, training {100 * s['train_accuracy']:.2f} %)")  # fmt: skip
     print(f"  confusion (actual -> predicted): ham->ham {m['actual ham']['predicted ham']}, ham->spam {m['actual ham']['predicted spam']}, "
@@ -68,7 +70,7 @@ def classify(init: str, max_seconds: float, more: list[str]) -> None:
 def instruct(init: str, max_seconds: float, more: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         s, took = learn("finetune", "instruct", "--init", init, "--max-seconds", str(max_seconds), "--run", f"{tmp}/run", *more)
-    print(f"learn finetune instruct --init {init} --max-seconds {max_seconds:g} {' '.join(more)}")
+    print(f"{machine()}; learn finetune instruct --init {init} --max-seconds {max_seconds:g} {' '.join(more)}")
     print(f"  exact match on {s['eval_tasks']} generated tasks: {100 * s['exact_match_before']:.1f} % before tuning, "
           f"{100 * s['exact_match_after']:.1f} % after")  # fmt: skip
     print("  " + ", ".join(f"{kind} {k['before']}->{k['after']}/{k['tasks']}" for kind, k in s["exact_match_by_kind"].items()))

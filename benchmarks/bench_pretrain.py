@@ -7,8 +7,8 @@
 
 speed: the reference solution (solutions/) at 4 layers, 4 heads, 256 dims, context 128, vocabulary
 4,096, batch 16. First the book's train_model_simple on the book's GPTModel in float32 with
-torch.optim.AdamW's defaults, on --steps batches (its own evaluation at step 0 and its sample
-after the epoch included, as the book runs it); then `learn pretrain --max-steps` with the same
+torch.optim.AdamW's defaults, on --steps batches, timing its training steps only (its evaluations and
+sample left out); then `learn pretrain --max-steps` with the same
 config in a worker (--precision auto: bf16 autocast where the CPU has bf16 arithmetic, AVX-512
 or AMX, else fp32; fused AdamW, clipping after warm-up, every core), whose summary.json reports
 tokens/s of its training steps. Both read Tiny Shakespeare when it is at
@@ -30,7 +30,6 @@ machine's speed, which drifts on a shared machine.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -40,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,29 +77,27 @@ def data_file(tmp: Path) -> Path:
 
 
 def book_tokens_per_second(steps: int) -> float:
-    """The book's loop: train_model_simple, fp32, AdamW(lr=4e-4, weight_decay=0.1) as chapter 5 sets it."""
+    """The book's training step (train_model_simple's: zero_grad, calc_loss_batch, backward, step), fp32,
+    AdamW(lr=4e-4, weight_decay=0.1) as chapter 5 sets it. Only the steps are timed, as learn pretrain's
+    tokens/s counts only its train_step calls: the book's evaluations and sample are left out."""
     sys.path.insert(0, str(ROOT / "solutions"))
     import torch
 
     from stage4_model import GPTModel
-    from stage5_pretrain import train_model_simple
-
-    class Bytes:  # the sample at the epoch's end needs a tokenizer; its cost is the model's anyway
-        def encode(self, text, allowed_special=None):
-            return list(text.encode())
-
-        def decode(self, ids):
-            return bytes(i % 256 for i in ids).decode(errors="replace")
+    from stage5_pretrain import calc_loss_batch
 
     torch.manual_seed(0)
     model = GPTModel(CONFIG)
+    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=4e-4, weight_decay=0.1)
-    data = torch.randint(0, CONFIG["vocab_size"], (steps + 1, BATCH, CONFIG["context_length"] + 1))
+    data = torch.randint(0, CONFIG["vocab_size"], (steps, BATCH, CONFIG["context_length"] + 1))
     batches = [(d[:, :-1], d[:, 1:]) for d in data]  # (B, T) inputs and their next tokens
     start = time.perf_counter()
-    with redirect_stdout(io.StringIO()):
-        train_model_simple(model, batches[:steps], batches[steps:], optimizer, "cpu", num_epochs=1, eval_freq=steps + 1,
-                           eval_iter=1, start_context="Every effort moves you", tokenizer=Bytes())  # fmt: skip
+    for input_batch, target_batch in batches:
+        optimizer.zero_grad()
+        loss = calc_loss_batch(input_batch, target_batch, model, "cpu")
+        loss.backward()
+        optimizer.step()
     return steps * BATCH * CONFIG["context_length"] / (time.perf_counter() - start)
 
 
@@ -113,8 +109,11 @@ def speed(args) -> None:
         data = data_file(Path(tmp))
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in CONFIG.items() if k not in ("drop_rate", "qkv_bias")]
         ours, _ = learn("--data", str(data), *flags, f"--batch-size={BATCH}", f"--max-steps={args.steps}", "--max-seconds=100000")
-    print(f"{torch.get_num_threads()} threads; config {CONFIG}, batch {BATCH}, {args.steps} steps each")
-    print(f"book: train_model_simple, fp32, AdamW for-each:            {book:10,.0f} tokens/s")
+    from bench_checks import machine
+
+    print(f"{machine()}; {torch.get_num_threads()} threads; config {CONFIG}, batch {BATCH}, {args.steps} steps each,")
+    print("training steps only on both sides (no evaluations, samples or data loading)")
+    print(f"book: train_model_simple's step, fp32, AdamW for-each:     {book:10,.0f} tokens/s")
     what = f"learn pretrain ({ours['config']['precision']}, fused AdamW, clipping):"
     print(f"{what:<59}{ours['tokens_per_second']:10,.0f} tokens/s   "
           f"{ours['tokens_per_second'] / book:.2f}x")  # fmt: skip
@@ -125,7 +124,9 @@ def quality(args) -> None:
         data = data_file(Path(tmp))
         summary, wall = learn("--data", str(data), f"--max-seconds={args.max_seconds}", *args.more, keep=args.run)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
-    print(f"data {data.name}, --max-seconds {args.max_seconds} {' '.join(args.more)}")
+    from bench_checks import machine
+
+    print(f"{machine()}; data {data.name}, --max-seconds {args.max_seconds} {' '.join(args.more)}")
     print("  step   tokens seen   val loss   bits/byte (8 batches)")
     tokens_per_byte = summary["val_bpb"] * 0.6931471805599453 / summary["val_loss"]
     for step, seen, _, val in summary["evals"]:

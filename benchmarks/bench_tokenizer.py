@@ -35,7 +35,9 @@ def main() -> None:
 
     text = fetch("tinyshakespeare.txt").read_text(encoding="utf-8")
     n_bytes = len(text.encode("utf-8"))
-    print(f"corpus: tinyshakespeare.txt, {n_bytes:,} bytes; vocab_size {args.vocab_size}")
+    from bench_checks import machine
+
+    print(f"{machine()}; corpus: tinyshakespeare.txt, {n_bytes:,} bytes; vocab_size {args.vocab_size}")
 
     times = []
     for _ in range(args.repeats):
